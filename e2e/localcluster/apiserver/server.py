@@ -1,0 +1,195 @@
+"""The embedded API server as one object: storage, REST semantics, HTTP app, controllers, kubeconfig.
+
+Guarantees:
+1. `start()` listens on loopback (port 0 picks a free one), creates the standard namespaces and starts the
+   cluster controllers (garbage collector, namespaces, CRD cleanup, EndpointSlices); `stop()` ends
+   watches, controllers and the listener, and leaves no task running.
+2. CRDs written through the API are served (or withdrawn) before the write's response is sent.
+3. `write_kubeconfig` produces a file that kubectl and the `kubernetes` client accept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from . import crds, errors
+from .app import build_app
+from .builtins import bind_pod, builtin_hooks
+from .controllers import Controllers
+from .errors import ApiError
+from .faults import Faults
+from .objects import meta
+from .resources import Registry, ResourceType
+from .rest import Api
+from .store import Store
+
+CRD_GR = ("apiextensions.k8s.io", "customresourcedefinitions")
+STANDARD_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+LogProvider = Callable[[str, str, dict[str, str]], Awaitable[web.StreamResponse]]
+
+
+class LocalApiServer:
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, service_cidr: str = "10.96.0.0/16",
+                 bookmark_interval_s: float = 10.0, history_size: int = 20000) -> None:
+        self.host = host
+        self.port = port
+        self.store = Store(history_size=history_size)
+        self.registry = Registry()
+        hooks = builtin_hooks(service_cidr)
+        hooks.prepare_create[CRD_GR] = _prepare_crd
+        self.api = Api(self.store, self.registry, hooks)
+        self.faults = Faults()
+        self.bookmark_interval_s = bookmark_interval_s
+        self.stopping = asyncio.Event()
+        self.controllers = Controllers(self.api)
+        self.log_provider: LogProvider | None = None
+        self._runner: web.AppRunner | None = None
+        self._crd_task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        for ns in STANDARD_NAMESPACES:
+            if self.store.get(("", "namespaces"), "", ns) is None:
+                self.api.create(self.registry.lookup("", "v1", "namespaces"),  # type: ignore[arg-type]
+                                "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        await self.controllers.start()
+        self._crd_task = asyncio.create_task(self._follow_crds(), name="localcluster-crds")
+        self._runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False,
+                                     shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        if self.port == 0:
+            server = site._server
+            assert server is not None
+            sockets = getattr(server, "sockets", None) or []
+            self.port = sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        self.store.drop_watches()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._crd_task is not None:
+            self._crd_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._crd_task
+            self._crd_task = None
+        await self.controllers.stop()
+
+    async def __aenter__(self) -> LocalApiServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def write_kubeconfig(self, path: str | Path, namespace: str = "default") -> Path:
+        cfg = {
+            "apiVersion": "v1", "kind": "Config",
+            "clusters": [{"name": "localcluster", "cluster": {"server": self.url}}],
+            "users": [{"name": "localcluster", "user": {}}],
+            "contexts": [{"name": "localcluster", "context": {"cluster": "localcluster", "user": "localcluster",
+                                                               "namespace": namespace}}],
+            "current-context": "localcluster",
+        }
+        p = Path(path)
+        tmp = p.with_suffix(p.suffix + ".tmp")
+        tmp.write_text(yaml.safe_dump(cfg))
+        tmp.replace(p)
+        return p
+
+    # ---- hooks used by the HTTP layer -------------------------------------------------------------
+
+    def set_gc_paused(self, paused: bool) -> None:
+        self.controllers.set_gc_paused(paused)
+
+    def bind_pod(self, namespace: str, name: str, binding: dict[str, Any]) -> dict[str, Any]:
+        return bind_pod(self.api, namespace, name, binding)
+
+    async def pod_log(self, namespace: str, name: str, query: dict[str, str]) -> web.StreamResponse:
+        rt = self.registry.lookup("", "v1", "pods")
+        assert rt is not None
+        self.api.get(rt, namespace, name)
+        if self.log_provider is None:
+            raise ApiError(400, "BadRequest", f'container logs for pod "{name}" are not available: no node '
+                           "agent serves this cluster")
+        return await self.log_provider(namespace, name, query)
+
+    def deprecation_warnings(self, rt: ResourceType) -> list[str]:
+        if rt.group_resource == ("", "endpoints"):
+            return ["v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"]
+        if rt.crd is not None:
+            for v in rt.crd["spec"]["versions"]:
+                if v["name"] == rt.version and v.get("deprecated"):
+                    storage = rt.storage_version
+                    default = f"{rt.api_version} {rt.kind} is deprecated; use {rt.group}/{storage} {rt.kind}"
+                    return [v.get("deprecationWarning") or default]
+        return []
+
+    def after_write(self, rt: ResourceType) -> None:
+        if rt.group_resource == CRD_GR:
+            self.sync_crds()
+
+    # ---- CRDs ------------------------------------------------------------------------------------
+
+    def sync_crds(self) -> None:
+        """Serve exactly the established CRDs in the store; establish new ones."""
+        wanted: dict[tuple[str, str], list[ResourceType]] = {}
+        for crd in self.store.list(CRD_GR):
+            types = crds.resource_types_for(crd)
+            if not types:
+                continue
+            wanted[types[0].group_resource] = types
+            if not _established(crd) and not meta(crd).get("deletionTimestamp"):
+                status = crds.crd_status_accepted(crd, self.api.now())
+                self.store.put(CRD_GR, {**crd, "status": status})
+        served = {rt.group_resource for rt in self.registry if rt.is_custom}
+        for gr in served - set(wanted):
+            self.registry.remove_group_resource(*gr)
+            self.api.forget_schemas(*gr)
+        for gr, types in wanted.items():
+            current = [rt for rt in self.registry if rt.group_resource == gr]
+            if [rt.crd for rt in current] != [rt.crd for rt in types] or len(current) != len(types):
+                self.registry.remove_group_resource(*gr)
+                self.api.forget_schemas(*gr)
+                for rt in types:
+                    self.registry.add(rt)
+
+    async def _follow_crds(self) -> None:
+        sub = self.store.subscribe(CRD_GR)
+        try:
+            while True:
+                ev = await sub.queue.get()
+                if ev is None:
+                    return
+                self.sync_crds()
+        finally:
+            self.store.unsubscribe(sub)
+
+
+def _prepare_crd(api: Api, rt: ResourceType, crd: dict[str, Any]) -> dict[str, Any]:
+    causes = crds.validate_crd(crd)
+    if causes:
+        raise errors.invalid(rt.group, rt.kind, meta(crd).get("name", ""), causes)
+    storage = [v["name"] for v in crd["spec"]["versions"] if v.get("storage")]
+    return {**crd, "status": {"conditions": None, "acceptedNames": {"plural": "", "kind": ""},
+                              "storedVersions": storage}}
+
+
+def _established(crd: dict[str, Any]) -> bool:
+    for cond in (crd.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Established" and cond.get("status") == "True":
+            return True
+    return False
