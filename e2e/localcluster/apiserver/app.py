@@ -103,8 +103,7 @@ class _Handler:
     async def _non_resource(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
         reg = self.s.registry
-        accept = request.headers.get("Accept", "")
-        aggregated = "as=APIGroupDiscoveryList" in accept
+        aggregated = tables.parse_accept(request.headers.get("Accept", ""), allow_discovery=True).kind == "discovery"
         agg_type = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
         if path in ("/healthz", "/readyz", "/livez"):
             return web.Response(text="ok", content_type="text/plain")
@@ -220,7 +219,7 @@ class _Handler:
             return self._render(accept, rt, items, single=False, warnings=warnings, q=q, list_rv=res.rv)
         raw = await request.read()
         ctype = request.headers.get("Content-Type", JSON).split(";")[0].strip()
-        if m == "POST" and rp.subresource == "binding" or (m == "POST" and rp.resource == "bindings"):
+        if m == "POST" and (rp.subresource == "binding" or rp.resource == "bindings"):
             body, _ = bodies.decode_json(raw)
             target = rp.name or (body.get("metadata") or {}).get("name", "")
             return _json_response(self.s.bind_pod(rp.namespace, target, body), 201)
@@ -291,6 +290,9 @@ class _Handler:
     def _decode_body(self, raw: bytes, ctype: str, kind: str) -> tuple[Any, list[str]]:
         if ctype in ("application/yaml", "application/apply-patch+yaml"):
             return bodies.decode_yaml(raw), []
+        if ctype not in ("application/json", ""):
+            raise errors.ApiError(415, "UnsupportedMediaType", f'the body of the request was in an unknown '
+                                  f'format - accepted media types include: application/json, application/yaml')
         return bodies.decode_json(raw, kind)
 
     def _encode(self, kind: str, body: Any, warnings: list[str], status: int = 200) -> web.Response:
@@ -338,20 +340,22 @@ class _Handler:
             self.s.faults.expire_next_watches -= 1
         watcher = Watcher(self.s.store, rt, opts, self.s.api.output,
                           bookmark_interval_s=self.s.bookmark_interval_s, force_expired=force)
+        watcher.open()
         resp = web.StreamResponse(status=200)
         resp.headers["Content-Type"] = JSON
-        resp.headers["Transfer-Encoding"] = "chunked"
         for w in self.s.deprecation_warnings(rt):
             resp.headers.add("Warning", bodies.warning_header(w))
-        await resp.prepare(request)
 
         async def send(event: dict[str, Any]) -> None:
             await resp.write(encode(event))
 
         try:
+            await resp.prepare(request)
             await watcher.run(send, self.s.stopping)
         except (ConnectionResetError, RuntimeError):
             return resp
+        finally:
+            watcher.close()
         try:
             await resp.write_eof()
         except (ConnectionResetError, RuntimeError):

@@ -246,10 +246,13 @@ class Api:
             new = self._admit(rt, new, old)
         elif rt.is_custom:
             self._validate_custom(rt, new)
+        elif (status_hook := self.hooks.prepare_update.get(rt.group_resource)) is not None:
+            new = status_hook(self, rt, old, new)
         new["metadata"] = {**meta(new), "resourceVersion": old_meta["resourceVersion"]}
         if dry_run:
             return WriteResult(self.output(rt, new), warnings)
-        if meta(new).get("deletionTimestamp") and not meta(new).get("finalizers"):
+        if meta(new).get("deletionTimestamp") and not meta(new).get("finalizers") \
+                and not _spec_finalizers(rt, new):
             gone = self.store.remove(rt.group_resource, old_meta.get("namespace", ""), name)
             return WriteResult(self.output(rt, gone or new), warnings)
         stored = self.store.put(rt.group_resource, new)
@@ -346,6 +349,16 @@ class Api:
         if policy == "Foreground" and "foregroundDeletion" not in finalizers and not deleting:
             finalizers.append("foregroundDeletion")
         grace = self._grace_period(rt, old, options)
+        if _spec_finalizers(rt, old):  # a namespace: Terminating until its controller finalizes it
+            if deleting and finalizers == list(m.get("finalizers") or []):
+                return old, True
+            ns_meta = {k: v for k, v in m.items() if k != "finalizers"}
+            if finalizers:
+                ns_meta["finalizers"] = finalizers
+            ns_meta.setdefault("deletionTimestamp", self.now())
+            status = {**(old.get("status") or {}), "phase": "Terminating"}
+            stored = self.store.put(rt.group_resource, {**old, "metadata": ns_meta, "status": status})
+            return self.output(rt, stored), True
         if finalizers or grace > 0:
             if deleting and finalizers == list(m.get("finalizers") or []) and grace > 0:
                 return old, True
@@ -434,6 +447,11 @@ class Api:
             update_hook = self.hooks.prepare_update.get(rt.group_resource)
             return update_hook(self, rt, old, obj) if update_hook else obj
         return hook(self, rt, obj) if hook else obj
+
+
+def _spec_finalizers(rt: ResourceType, obj: Obj) -> bool:
+    """Namespaces also wait for the finalizers in their spec before they go."""
+    return rt.group_resource == ("", "namespaces") and bool((obj.get("spec") or {}).get("finalizers"))
 
 
 def _require_object(body: Any, rt: ResourceType) -> Obj:

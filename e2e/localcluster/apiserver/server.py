@@ -183,9 +183,7 @@ def _prepare_crd(api: Api, rt: ResourceType, crd: dict[str, Any]) -> dict[str, A
     causes = crds.validate_crd(crd)
     if causes:
         raise errors.invalid(rt.group, rt.kind, meta(crd).get("name", ""), causes)
-    storage = [v["name"] for v in crd["spec"]["versions"] if v.get("storage")]
-    return {**crd, "status": {"conditions": None, "acceptedNames": {"plural": "", "kind": ""},
-                              "storedVersions": storage}}
+    return crds.crd_defaults(crd)
 
 
 def _established(crd: dict[str, Any]) -> bool:

@@ -101,39 +101,50 @@ class Watcher:
         return {"type": "BOOKMARK", "object": {"kind": self.rt.kind, "apiVersion": self.rt.api_version,
                                                "metadata": md}}
 
-    async def run(self, send: Send, stop: asyncio.Event) -> None:
+    def open(self) -> None:
+        """Take the subscription and the initial events in one synchronous step, so the subscription
+        holds exactly the events after them. Raises ApiError for bad options."""
         gr = self.rt.group_resource
-        sub = self.store.subscribe(gr, droppable=True)
-        try:
-            first: list[dict[str, Any]] = []
-            rv = self.opts.resource_version
-            initial = self.opts.send_initial_events or rv in ("", "0")
-            if self.force_expired:
-                await send(_expired(f"too old resource version: {rv or 0} ({self.store.compacted_rv + 1})"))
+        self._first: list[dict[str, Any]] = []
+        rv = self.opts.resource_version
+        if self.force_expired:
+            self._first = [_expired(f"too old resource version: {rv or 0} ({self.store.compacted_rv + 1})")]
+            self._sub = None
+            return
+        if self.opts.send_initial_events or rv in ("", "0"):
+            ns = self.opts.namespace if self.rt.namespaced else None
+            self._first = [self._event("ADDED", o) for o in self.store.list(gr, ns) if self._in_scope(o)]
+            if self.opts.send_initial_events and self.opts.allow_bookmarks:
+                self._first.append(self._bookmark(initial_end=True))
+        else:
+            try:
+                since = int(rv)
+            except ValueError:
+                raise errors.bad_request(f'invalid resource version "{rv}"') from None
+            try:
+                history = self.store.events_since(gr, since)
+            except TooOld as exc:
+                self._first = [_expired(str(exc))]
+                self._sub = None
                 return
-            if initial:
-                ns = self.opts.namespace if self.rt.namespaced else None
-                first = [self._event("ADDED", o) for o in self.store.list(gr, ns) if self._in_scope(o)]
-                if self.opts.send_initial_events and self.opts.allow_bookmarks:
-                    first.append(self._bookmark(initial_end=True))
-            else:
-                try:
-                    since = int(rv)
-                except ValueError:
-                    raise errors.bad_request(f'invalid resource version "{rv}"') from None
-                try:
-                    history = self.store.events_since(gr, since)
-                except TooOld as exc:
-                    await send(_expired(str(exc)))
-                    return
-                first = [e for e in (self.translate(ev) for ev in history) if e is not None]
-            # The snapshot and the subscription were taken in one synchronous step, so the
-            # subscription holds exactly the events after it.
-            for item in first:
+            self._first = [e for e in (self.translate(ev) for ev in history) if e is not None]
+        self._sub = self.store.subscribe(gr, droppable=True)
+
+    async def run(self, send: Send, stop: asyncio.Event) -> None:
+        """Send the initial events, then follow the subscription (after `open`)."""
+        try:
+            for item in self._first:
                 await send(item)
-            await self._follow(sub, send, stop)
+            if self._sub is not None:
+                await self._follow(self._sub, send, stop)
         finally:
-            self.store.unsubscribe(sub)
+            self.close()
+
+    def close(self) -> None:
+        """Release the subscription; safe to call more than once."""
+        if self._sub is not None:
+            self.store.unsubscribe(self._sub)
+            self._sub = None
 
     async def _follow(self, sub: Subscription, send: Send, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()

@@ -1,0 +1,136 @@
+"""Benchmark: the embedded API server's write rate and watch fan-out (not a test).
+
+Starts `python -m e2e.localcluster apiserver` in its own process, attaches W watchers on ConfigMaps, then
+creates N ConfigMaps and merge-patches each once with C concurrent clients, and prints:
+creates/s, patches/s, and watch events delivered per second summed over the watchers.
+Usage: python -m bench.apiserver_writes [--n 5000] [--watchers 10] [--concurrency 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import aiohttp
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _wait_ready(base: str, deadline_s: float = 20.0) -> None:
+    end = time.monotonic() + deadline_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < end:
+            try:
+                async with session.get(base + "/healthz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SystemExit("API server did not start")
+
+
+async def _watch(session: aiohttp.ClientSession, url: str, expected: int, counts: list[int], idx: int,
+                 done: asyncio.Event) -> None:
+    async with session.get(url, params={"watch": "true", "resourceVersion": "0"}) as r:
+        async for _line in r.content:
+            counts[idx] += 1
+            if all(c >= expected for c in counts):
+                done.set()
+            if counts[idx] >= expected:
+                return
+
+
+async def _run(n: int, watchers: int, concurrency: int) -> dict[str, float]:
+    port = _free_port()
+    kc = tempfile.NamedTemporaryFile(suffix=".kubeconfig", delete=False).name
+    cmd = [sys.executable, "-m", "e2e.localcluster", "apiserver", "--port", str(port), "--kubeconfig", kc]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)  # noqa: ASYNC220 (once, before timing starts)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_ready(base)
+        ns = "bench"
+        conn = aiohttp.TCPConnector(limit=concurrency + watchers + 4)
+        async with aiohttp.ClientSession(connector=conn) as session:
+            async with session.post(base + "/api/v1/namespaces",
+                                    json={"metadata": {"name": ns}}) as r:
+                assert r.status == 201, await r.text()
+            coll = f"{base}/api/v1/namespaces/{ns}/configmaps"
+            counts = [0] * watchers
+            all_seen = asyncio.Event()
+            # each watcher sees N ADDED + N MODIFIED events (kube-root-ca.crt may add one more)
+            expected = 2 * n
+            watch_tasks = [asyncio.create_task(_watch(session, coll, expected, counts, i, all_seen))
+                           for i in range(watchers)]
+            await asyncio.sleep(0.3)
+            queue: asyncio.Queue[int] = asyncio.Queue()
+            for i in range(n):
+                queue.put_nowait(i)
+
+            async def creator() -> None:
+                while not queue.empty():
+                    i = queue.get_nowait()
+                    async with session.post(coll, json={"metadata": {"name": f"cm-{i}"}, "data": {"k": "v"}}) as r:
+                        assert r.status == 201, await r.text()
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(creator() for _ in range(concurrency)))
+            create_s = time.perf_counter() - t0
+            for i in range(n):
+                queue.put_nowait(i)
+
+            async def patcher() -> None:
+                while not queue.empty():
+                    i = queue.get_nowait()
+                    async with session.patch(f"{coll}/cm-{i}", data=json.dumps({"data": {"k": "w"}}),
+                                             headers={"Content-Type": "application/merge-patch+json"}) as r:
+                        assert r.status == 200, await r.text()
+
+            t1 = time.perf_counter()
+            await asyncio.gather(*(patcher() for _ in range(concurrency)))
+            patch_s = time.perf_counter() - t1
+            try:
+                await asyncio.wait_for(all_seen.wait(), timeout=60)
+            except TimeoutError:
+                pass
+            fan_s = time.perf_counter() - t0
+            for t in watch_tasks:
+                t.cancel()
+            await asyncio.gather(*watch_tasks, return_exceptions=True)
+            delivered = sum(min(c, expected) for c in counts)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        os.unlink(kc)
+    return {"n": n, "watchers": watchers, "creates_per_s": n / create_s, "patches_per_s": n / patch_s,
+            "watch_events_delivered": delivered, "watch_events_per_s": delivered / fan_s,
+            "writes_per_s": 2 * n / (create_s + patch_s)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=5000)
+    p.add_argument("--watchers", type=int, default=10)
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--quick", action="store_true", help="n=1000")
+    a = p.parse_args()
+    n = 1000 if a.quick else a.n
+    res = asyncio.run(_run(n, a.watchers, a.concurrency))
+    print(f"{'metric':<28}{'value':>14}")
+    for k, v in res.items():
+        print(f"{k:<28}{v:>14.1f}" if isinstance(v, float) else f"{k:<28}{v:>14}")
+
+
+if __name__ == "__main__":
+    main()

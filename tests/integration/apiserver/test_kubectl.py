@@ -1,0 +1,139 @@
+"""kubectl 1.37 (from the venv) against the embedded API server: apply, get, describe, delete."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from e2e.localcluster.apiserver import LocalApiServer
+
+from .conftest import WIDGET_CRD
+
+pytestmark = pytest.mark.kubectl
+
+
+class Kubectl:
+    def __init__(self, binary: str, kubeconfig: Path) -> None:
+        self.binary = binary
+        self.kubeconfig = kubeconfig
+
+    async def run(self, *args: str, stdin: str | None = None, ok: bool = True) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            self.binary,
+            "--kubeconfig",
+            str(self.kubeconfig),
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin else None), timeout=60)
+        code = proc.returncode or 0
+        if ok:
+            assert code == 0, f"kubectl {' '.join(args)} failed ({code}): {err.decode()}"
+        return code, out.decode(), err.decode()
+
+
+@pytest.fixture
+def kubectl(kubectl_bin: str, kubeconfig: Path) -> Kubectl:
+    return Kubectl(kubectl_bin, kubeconfig)
+
+
+def widget_yaml(size: int, labels: dict[str, str] | None = None) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w1", "namespace": "default", "labels": labels or {}},
+            "spec": {"size": size},
+        }
+    )
+
+
+async def test_apply_get_describe_delete_a_custom_resource(kubectl: Kubectl, apiserver: LocalApiServer) -> None:
+    await kubectl.run("apply", "-f", "-", stdin=yaml.safe_dump(WIDGET_CRD))
+    _, out, _ = await kubectl.run("apply", "-f", "-", stdin=widget_yaml(3))
+    assert "widget.example.com/w1 created" in out
+
+    _, out, _ = await kubectl.run("get", "widgets")
+    header, row = out.strip().splitlines()
+    assert header.split() == ["NAME", "SIZE", "AGE"]
+    assert row.split()[:2] == ["w1", "3"]
+    _, out, _ = await kubectl.run("get", "wd", "w1", "-o", "json")
+    assert json.loads(out)["metadata"]["generation"] == 1
+
+    await kubectl.run("apply", "-f", "-", stdin=widget_yaml(3, {"team": "a"}))
+    _, out, _ = await kubectl.run("get", "widget", "w1", "-o", "yaml")
+    obj = yaml.safe_load(out)
+    assert obj["metadata"]["labels"] == {"team": "a"} and obj["metadata"]["generation"] == 1
+
+    await kubectl.run("apply", "-f", "-", stdin=widget_yaml(5, {"team": "a"}))
+    _, out, _ = await kubectl.run("get", "widget", "w1", "-o", "json")
+    obj = json.loads(out)
+    assert obj["spec"]["size"] == 5 and obj["metadata"]["generation"] == 2
+
+    _, out, _ = await kubectl.run("describe", "widget", "w1")
+    assert "Name:" in out and "w1" in out and "Size:" in out
+
+    _, out, _ = await kubectl.run("delete", "widget", "w1")
+    assert 'widget.example.com "w1" deleted' in out
+    code, _, err = await kubectl.run("get", "widget", "w1", ok=False)
+    assert code != 0 and "NotFound" in err
+
+
+async def test_strict_validation_rejects_unknown_fields_and_validate_false_prunes(
+    kubectl: Kubectl, apiserver: LocalApiServer
+) -> None:
+    await kubectl.run("apply", "-f", "-", stdin=yaml.safe_dump(WIDGET_CRD))
+    bad = widget_yaml(2).replace("size: 2", "size: 2\n  bogus: 1")
+    code, _, err = await kubectl.run("apply", "-f", "-", stdin=bad, ok=False)
+    assert code != 0 and 'unknown field "spec.bogus"' in err
+    await kubectl.run("apply", "--validate=false", "-f", "-", stdin=bad)
+    _, out, _ = await kubectl.run("get", "widget", "w1", "-o", "json")
+    assert "bogus" not in json.loads(out)["spec"]
+
+
+async def test_schema_violation_is_reported_by_kubectl(kubectl: Kubectl, apiserver: LocalApiServer) -> None:
+    await kubectl.run("apply", "-f", "-", stdin=yaml.safe_dump(WIDGET_CRD))
+    code, _, err = await kubectl.run("apply", "-f", "-", stdin=widget_yaml(0), ok=False)
+    assert code != 0 and "spec.size" in err and "greater than or equal to 1" in err
+
+
+async def test_builtin_kinds_apply_and_get(kubectl: Kubectl, apiserver: LocalApiServer) -> None:
+    docs = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "demo"}, "data": {"a": "1"}},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": "demo"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "demo"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+                },
+            },
+        },
+    ]
+    await kubectl.run("apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
+    _, out, _ = await kubectl.run("get", "svc", "-n", "demo")
+    assert "web" in out and "ClusterIP" in out
+    _, out, _ = await kubectl.run("get", "deployment", "web", "-n", "demo", "-o", "json")
+    assert json.loads(out)["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx"
+    # a second apply of a changed container image goes through strategic merge
+    docs[3]["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"  # type: ignore[index]
+    await kubectl.run("apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
+    _, out, _ = await kubectl.run("get", "deployment", "web", "-n", "demo", "-o", "json")
+    assert json.loads(out)["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:2"
+    await kubectl.run("delete", "namespace", "demo")
