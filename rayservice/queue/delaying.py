@@ -17,7 +17,8 @@ Caller must:
 - end the queue with ``aclose()``, ``shutdown_with_drain()`` or ``async with``, so the task is awaited.
 
 Not guaranteed:
-- that a key already waiting in the queue is not added again when an older deadline passes.
+- that a deadline is dropped when its key is added or processed meanwhile: once due, the key is added
+  again (collapsing with a copy still waiting, per 6).
 
 Tasks: the queue owns one background task. ``start()`` or entering ``async with`` starts it, and so does
 the first ``add_after`` with a positive delay. It sleeps on the clock until the earliest deadline (woken
@@ -90,10 +91,11 @@ class DelayingQueue(WorkQueue[K]):
         current = self._deadlines.get(key)
         if current is not None and current[0] <= ready_at:
             return
+        self.start()
         push = next(self._pushes)
         self._deadlines[key] = (ready_at, push)
         heapq.heappush(self._heap, (ready_at, push, key))
-        self.start()
+        self._wakeup.set()
 
     def _begin_shutdown(self) -> None:
         super()._begin_shutdown()

@@ -37,9 +37,7 @@ class RateLimitingQueue(DelayingQueue[K]):
         metrics: QueueMetrics = NO_METRICS,
     ) -> None:
         super().__init__(name=name, clock=clock, metrics=metrics)
-        self._rate_limiter = (
-            rate_limiter if rate_limiter is not None else default_controller_rate_limiter(clock)
-        )
+        self._rate_limiter = rate_limiter if rate_limiter is not None else default_controller_rate_limiter(clock)
 
     def add_rate_limited(self, key: K) -> None:
         """Add ``key`` again once the rate limiter allows it; counts as one more failure of the key."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import bodies, discovery, errors, openapi, tables
+from . import bodies, discovery, errors, eventsview, openapi, tables
 from .errors import ApiError
 from .faults import FaultRule, RequestInfo
 from .routing import ResourcePath, parse_resource_path, verb_of
@@ -179,6 +179,8 @@ class _Handler:
 
     async def _resource(self, request: web.Request, rp: ResourcePath, info: RequestInfo) -> web.StreamResponse:
         reg = self.s.registry
+        if (rp.group, rp.version, rp.resource) == ("events.k8s.io", "v1", "events"):
+            return self._events_v1(request, rp)
         rt = reg.lookup(rp.group, rp.version, rp.resource)
         if rt is None:
             if rp.group == "" and rp.version == "v1":
@@ -191,6 +193,7 @@ class _Handler:
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
         q = request.query
         api = self.s.api
+        api.current_manager = q.get("fieldManager") or info.user_agent.split("/")[0] or "unknown"
         warnings = list(self.s.deprecation_warnings(rt))
         field_validation = q.get("fieldValidation", "")
         dry_run = bool(q.get("dryRun"))
@@ -208,6 +211,8 @@ class _Handler:
                            label_selector=q.get("labelSelector", ""), field_selector=q.get("fieldSelector", ""),
                            limit=int(q.get("limit", "0") or 0), continue_token=q.get("continue", ""))
             items = [api.output(rt, o) for o in res.items]
+            if not rt.is_custom:  # built-in lists carry kind and apiVersion only on the list itself
+                items = [{k: v for k, v in o.items() if k not in ("apiVersion", "kind")} for o in items]
             lmeta: dict[str, Any] = {"resourceVersion": res.rv}
             if rt.is_custom or res.continue_token:
                 lmeta["continue"] = res.continue_token
@@ -267,6 +272,22 @@ class _Handler:
             return _json_response(out, warnings=warnings)
         raise errors.method_not_allowed(f"method {m} is not supported")
 
+    def _events_v1(self, request: web.Request, rp: ResourcePath) -> web.StreamResponse:
+        """Read-only events.k8s.io/v1 view over the core Events (writes go through core/v1)."""
+        rt = self.s.registry.lookup("", "v1", "events")
+        assert rt is not None
+        if request.method != "GET" or request.query.get("watch") in TRUE:
+            raise errors.method_not_allowed("events.k8s.io/v1 is served read-only here; write core/v1 Events")
+        api, q = self.s.api, request.query
+        if rp.name:
+            return _json_response({"kind": "Event", "apiVersion": "events.k8s.io/v1",
+                                   **eventsview.to_events_v1(api.get(rt, rp.namespace, rp.name))})
+        res = api.list(rt, rp.namespace or None, label_selector=q.get("labelSelector", ""),
+                       field_selector=eventsview.core_field_selector(q.get("fieldSelector", "")))
+        return _json_response({"kind": "EventList", "apiVersion": "events.k8s.io/v1",
+                               "metadata": {"resourceVersion": res.rv},
+                               "items": [eventsview.to_events_v1(o) for o in res.items]})
+
     def _delete_collection(self, rt: Any, rp: ResourcePath, options: dict[str, Any], q: Any,
                            warnings: list[str]) -> web.StreamResponse:
         api = self.s.api
@@ -291,8 +312,8 @@ class _Handler:
         if ctype in ("application/yaml", "application/apply-patch+yaml"):
             return bodies.decode_yaml(raw), []
         if ctype not in ("application/json", ""):
-            raise errors.ApiError(415, "UnsupportedMediaType", f'the body of the request was in an unknown '
-                                  f'format - accepted media types include: application/json, application/yaml')
+            raise errors.ApiError(415, "UnsupportedMediaType", 'the body of the request was in an unknown '
+                                  'format - accepted media types include: application/json, application/yaml')
         return bodies.decode_json(raw, kind)
 
     def _encode(self, kind: str, body: Any, warnings: list[str], status: int = 200) -> web.Response:

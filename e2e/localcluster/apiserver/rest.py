@@ -17,6 +17,7 @@ Guarantees:
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from typing import Any
 
 from . import crds, errors, patch, selectors
 from .errors import ApiError, Cause
+from .fieldowners import FieldOwners
 from .objects import deep_copy, meta, new_uid, now_rfc3339, without_meta_status
 from .resources import Registry, ResourceType
 from .store import Obj, Store
@@ -38,6 +40,8 @@ UNCONDITIONAL_UPDATE = {
 }
 # Kinds whose DELETE answers with the deleted object rather than a Status.
 RETURNS_DELETED_OBJECT = {("", "pods"), ("", "services"), ("", "namespaces")}
+CRD_GR = ("apiextensions.k8s.io", "customresourcedefinitions")
+CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 FIELD_VALIDATION_VALUES = ("", "Ignore", "Strict", "Warn")
 OBJECT_META_FIELDS = frozenset({
     "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
@@ -61,12 +65,12 @@ class KindHooks:
 @dataclass
 class WriteResult:
     obj: Obj
-    warnings: list[str] = field(default_factory=list)
+    warnings: builtins.list[str] = field(default_factory=list)
 
 
 @dataclass
 class ListResult:
-    items: list[Obj]
+    items: builtins.list[Obj]
     rv: str
     continue_token: str = ""
     remaining: int | None = None
@@ -86,6 +90,8 @@ class Api:
         self.hooks = hooks or KindHooks()
         self.now = now
         self._schemas: dict[tuple[str, str, str], crds.Schema] = {}
+        self.owners = FieldOwners()
+        self.current_manager = ""  # set by the HTTP layer before each (synchronous) call
 
     # ---- lookups --------------------------------------------------------------------------------
 
@@ -123,10 +129,10 @@ class Api:
     # ---- create ---------------------------------------------------------------------------------
 
     def create(self, rt: ResourceType, namespace: str, body: Any, *, field_validation: str = "",
-               duplicates: list[str] | None = None, dry_run: bool = False) -> WriteResult:
+               duplicates: builtins.list[str] | None = None, dry_run: bool = False) -> WriteResult:
         _check_field_validation(field_validation, "CreateOptions")
         obj = _require_object(body, rt)
-        warnings: list[str] = []
+        warnings: builtins.list[str] = []
         obj = self._decode(rt, obj, field_validation, duplicates or [], warnings)
         m = dict(meta(obj))
         if rt.namespaced:
@@ -167,6 +173,7 @@ class Api:
         if dry_run:
             return WriteResult(self.output(rt, obj), warnings)
         stored = self.store.put(rt.group_resource, obj)
+        self.owners.record(meta(stored)["uid"], self.current_manager, None, stored)
         return WriteResult(self.output(rt, stored), warnings)
 
     def _require_namespace(self, namespace: str) -> None:
@@ -180,7 +187,7 @@ class Api:
     # ---- update ---------------------------------------------------------------------------------
 
     def update(self, rt: ResourceType, namespace: str, name: str, body: Any, *, subresource: str = "",
-               field_validation: str = "", duplicates: list[str] | None = None,
+               field_validation: str = "", duplicates: builtins.list[str] | None = None,
                dry_run: bool = False) -> WriteResult:
         _check_field_validation(field_validation, "UpdateOptions")
         obj = _require_object(body, rt)
@@ -197,12 +204,12 @@ class Api:
                     "Invalid value: 0: must be specified for an update")])
         elif rv != meta(old)["resourceVersion"]:
             raise errors.conflict(rt.group, rt.plural, name)
-        warnings: list[str] = []
+        warnings: builtins.list[str] = []
         if subresource != "status":
             obj = self._decode(rt, obj, field_validation, duplicates or [], warnings)
         return self._write_update(rt, old, obj, subresource, warnings, dry_run)
 
-    def _write_update(self, rt: ResourceType, old: Obj, obj: Obj, subresource: str, warnings: list[str],
+    def _write_update(self, rt: ResourceType, old: Obj, obj: Obj, subresource: str, warnings: builtins.list[str],
                       dry_run: bool = False) -> WriteResult:
         """Shared tail of update and patch: status/spec split, metadata rules, generation, finalizers."""
         old_meta = meta(old)
@@ -253,9 +260,13 @@ class Api:
             return WriteResult(self.output(rt, new), warnings)
         if meta(new).get("deletionTimestamp") and not meta(new).get("finalizers") \
                 and not _spec_finalizers(rt, new):
-            gone = self.store.remove(rt.group_resource, old_meta.get("namespace", ""), name)
-            return WriteResult(self.output(rt, gone or new), warnings)
+            # kube answers with the final state (finalizers gone) at the last stored resourceVersion
+            self.store.remove(rt.group_resource, old_meta.get("namespace", ""), name)
+            self.owners.forget(old_meta["uid"])
+            return WriteResult(self.output(rt, new), warnings)
         stored = self.store.put(rt.group_resource, new)
+        if stored is not old:
+            self.owners.record(old_meta["uid"], self.current_manager, old, stored)
         return WriteResult(self.output(rt, stored), warnings)
 
     # ---- patch ----------------------------------------------------------------------------------
@@ -292,7 +303,7 @@ class Api:
         rv = meta(body).get("resourceVersion") if isinstance(body, dict) else None
         if rv and rv != meta(old)["resourceVersion"]:
             raise errors.conflict(rt.group, rt.plural, name)
-        warnings: list[str] = []
+        warnings: builtins.list[str] = []
         if subresource != "status":
             if field_validation == "Strict" and rt.is_custom:
                 unknown = self._schema(rt).unknown_fields(patched)
@@ -314,10 +325,16 @@ class Api:
         if existing is None:
             obj.setdefault("metadata", {})["name"] = name
             return self.create(rt, namespace, obj, field_validation=field_validation)
-        merged = patch.merge_patch(deep_copy(existing), _drop_nulls(obj))
-        warnings: list[str] = []
+        applied = _drop_nulls(obj)
+        uid = meta(existing)["uid"]
+        if not force:
+            self.owners.check_apply(uid, self.current_manager, existing, applied, rt.api_version)
+        merged = patch.merge_patch(deep_copy(existing), applied)
+        warnings: builtins.list[str] = []
         merged = self._decode(rt, merged, field_validation or "Warn", [], warnings)
-        return self._write_update(rt, existing, merged, "", warnings)
+        result = self._write_update(rt, existing, merged, "", warnings)
+        self.owners.claim(uid, self.current_manager, applied)
+        return result
 
     # ---- delete ---------------------------------------------------------------------------------
 
@@ -348,6 +365,8 @@ class Api:
             finalizers.append("orphan")
         if policy == "Foreground" and "foregroundDeletion" not in finalizers and not deleting:
             finalizers.append("foregroundDeletion")
+        if rt.group_resource == CRD_GR and not deleting:
+            return self._delete_crd(rt, old, finalizers), True
         grace = self._grace_period(rt, old, options)
         if _spec_finalizers(rt, old):  # a namespace: Terminating until its controller finalizes it
             if deleting and finalizers == list(m.get("finalizers") or []):
@@ -371,7 +390,19 @@ class Api:
                     new_meta["generation"] = int(m.get("generation") or 0) + 1
             stored = self.store.put(rt.group_resource, {**old, "metadata": new_meta})
             return self.output(rt, stored), True
+        if rt.group_resource == ("", "pods"):
+            # kube first records the deletion (stamped, grace 0, generation bumped), then removes the pod,
+            # and answers with the recorded state
+            final_meta = {**m, "deletionGracePeriodSeconds": 0}
+            final_meta.setdefault("deletionTimestamp", self.now())
+            if not deleting:
+                final_meta["generation"] = int(m.get("generation") or 0) + 1
+            final = self.store.put(rt.group_resource, {**old, "metadata": final_meta})
+            self.store.remove(rt.group_resource, m.get("namespace", ""), name)
+            self.owners.forget(m["uid"])
+            return self.output(rt, final), True
         gone = self.store.remove(rt.group_resource, m.get("namespace", ""), name) or old
+        self.owners.forget(m["uid"])
         if rt.group_resource in RETURNS_DELETED_OBJECT:
             return self.output(rt, gone), True
         details: dict[str, Any] = {"name": name}
@@ -381,6 +412,23 @@ class Api:
         details["uid"] = m.get("uid")
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                 "details": details}, False
+
+    def _delete_crd(self, rt: ResourceType, crd: Obj, finalizers: builtins.list[str]) -> Obj:
+        """A CRD stays, Terminating, until its custom resources are gone (the cleanup controller's job)."""
+        m = meta(crd)
+        if CRD_CLEANUP_FINALIZER not in finalizers:
+            finalizers.append(CRD_CLEANUP_FINALIZER)
+        now = self.now()
+        status = dict(crd.get("status") or {})
+        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Terminating"]
+        conditions.append({"type": "Terminating", "status": "True", "lastTransitionTime": now,
+                           "reason": "InstanceDeletionPending",
+                           "message": "CustomResourceDefinition marked for deletion; CustomResource deletion "
+                                      "will begin soon"})
+        status["conditions"] = conditions
+        new_meta = {**m, "finalizers": finalizers, "deletionTimestamp": now, "deletionGracePeriodSeconds": 0,
+                    "generation": int(m.get("generation") or 0) + 1}
+        return self.output(rt, self.store.put(rt.group_resource, {**crd, "metadata": new_meta, "status": status}))
 
     def _grace_period(self, rt: ResourceType, obj: Obj, options: Mapping[str, Any]) -> int:
         """Only bound pods wait for their kubelet; everything else is deleted at once."""
@@ -408,10 +456,10 @@ class Api:
         for key in [k for k in self._schemas if k[:2] == (group, plural)]:
             del self._schemas[key]
 
-    def _decode(self, rt: ResourceType, obj: Obj, field_validation: str, duplicates: list[str],
-                warnings: list[str]) -> Obj:
+    def _decode(self, rt: ResourceType, obj: Obj, field_validation: str, duplicates: builtins.list[str],
+                warnings: builtins.list[str]) -> Obj:
         """Unknown and duplicate fields per fieldValidation, then pruning and defaulting."""
-        unknown: list[str] = []
+        unknown: builtins.list[str] = []
         if rt.is_custom:
             unknown = self._schema(rt).unknown_fields(obj)
         else:

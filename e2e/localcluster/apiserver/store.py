@@ -17,6 +17,7 @@ every other request.
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -89,7 +90,7 @@ class Store:
     def get(self, gr: GroupResource, namespace: str, name: str) -> Obj | None:
         return self._data.get(gr, {}).get((namespace, name))
 
-    def list(self, gr: GroupResource, namespace: str | None = None) -> list[Obj]:
+    def list(self, gr: GroupResource, namespace: str | None = None) -> builtins.list[Obj]:
         """Objects sorted by (namespace, name); `namespace=None` means all namespaces."""
         items = self._data.get(gr, {})
         keys = sorted(k for k in items if namespace is None or k[0] == namespace)
@@ -146,7 +147,7 @@ class Store:
             if not sub.closed and (sub.gr is None or sub.gr == event.gr):
                 sub.queue.put_nowait(event)
 
-    def events_since(self, gr: GroupResource | None, rv: int) -> list[Event]:
+    def events_since(self, gr: GroupResource | None, rv: int) -> builtins.list[Event]:
         """Events of `gr` (None: all) newer than `rv`; raises TooOld when some were compacted away."""
         if rv < self._compacted:
             raise TooOld(rv, self._compacted + 1)

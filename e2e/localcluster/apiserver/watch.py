@@ -16,6 +16,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -105,7 +106,7 @@ class Watcher:
         """Take the subscription and the initial events in one synchronous step, so the subscription
         holds exactly the events after them. Raises ApiError for bad options."""
         gr = self.rt.group_resource
-        self._first: list[dict[str, Any]] = []
+        self._first: builtins.list[dict[str, Any]] = []
         rv = self.opts.resource_version
         if self.force_expired:
             self._first = [_expired(f"too old resource version: {rv or 0} ({self.store.compacted_rv + 1})")]

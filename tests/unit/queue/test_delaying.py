@@ -166,9 +166,7 @@ class TestGuarantees:
 def queue_tasks() -> list[str]:
     """Names of the queue tasks still running: what a leak would leave behind."""
     return sorted(
-        task.get_name()
-        for task in asyncio.all_tasks()
-        if task.get_name().startswith("workqueue-") and not task.done()
+        task.get_name() for task in asyncio.all_tasks() if task.get_name().startswith("workqueue-") and not task.done()
     )
 
 
@@ -187,6 +185,12 @@ class TestBackgroundTask:
         assert queue_tasks() == ["workqueue-lazy"]
         await queue.aclose()
         assert queue_tasks() == []
+
+    def test_add_after_outside_the_event_loop_raises_and_schedules_nothing(self, clock: FakeClock) -> None:
+        queue = DelayingQueue[str](clock=clock)
+        with pytest.raises(RuntimeError, match="event loop"):
+            queue.add_after("k", 1.0)
+        queue.shutdown()
 
     async def test_start_is_idempotent_and_a_no_op_after_shutdown(self, clock: FakeClock) -> None:
         queue = DelayingQueue[str](name="started", clock=clock)
@@ -209,9 +213,7 @@ class TestBackgroundTask:
         await drain
         assert queue_tasks() == []
 
-    async def test_idle_task_does_not_sleep_on_the_clock(
-        self, queue: DelayingQueue[str], clock: FakeClock
-    ) -> None:
+    async def test_idle_task_does_not_sleep_on_the_clock(self, queue: DelayingQueue[str], clock: FakeClock) -> None:
         await settle()
         assert clock.sleepers == 0
         queue.add_after("k", 1.0)
@@ -231,9 +233,7 @@ class TestMetrics:
         queue.add_after("c", 1.0)
         assert metrics.retries == 3
 
-    async def test_unfinished_work_is_reported_every_half_second_while_the_task_runs(
-        self, clock: FakeClock
-    ) -> None:
+    async def test_unfinished_work_is_reported_every_half_second_while_the_task_runs(self, clock: FakeClock) -> None:
         metrics = RecordingMetrics()
         async with DelayingQueue[str](clock=clock, metrics=metrics) as queue:
             queue.add("k")

@@ -159,8 +159,10 @@ class RateLimitingQueueMachine(RuleBasedStateMachine):
             assert self.queue.num_requeues(key) == self.failures[key]
 
     def teardown(self) -> None:
-        run(self.loop, self.queue.aclose())
-        self.loop.close()
+        try:
+            run(self.loop, self.queue.aclose())
+        finally:
+            self.loop.close()
 
 
 TestRateLimitingQueueAgainstModel = RateLimitingQueueMachine.TestCase

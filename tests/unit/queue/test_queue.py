@@ -216,11 +216,11 @@ class TestMetrics:
         await queue.get()
         clock.step(1.0)
         queue.add("k")
-        assert metrics.calls[-1] == ("added", "q", 1), "depth counts a key waiting for done()"
+        assert metrics.calls[-1:] == [("added", "q", 1)], "depth counts a key waiting for done()"
         clock.step(4.0)
         queue.done("k")
         await queue.get()
-        assert metrics.calls[-1] == ("started", "q", 0, 4.0)
+        assert metrics.calls[-1:] == [("started", "q", 0, 4.0)]
 
     async def test_report_unfinished_work_sums_ages_and_finds_the_longest(self) -> None:
         clock = FakeClock()
