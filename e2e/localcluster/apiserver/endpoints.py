@@ -34,7 +34,7 @@ from typing import Any
 from .errors import ApiError
 from .objects import meta
 from .rest import Api
-from .store import Event, GroupResource, Obj, Subscription
+from .store import Event, GroupResource, Obj
 
 SERVICES: GroupResource = ("", "services")
 PODS: GroupResource = ("", "pods")
@@ -283,7 +283,7 @@ class EndpointSliceController:
             while True:
                 for key in sorted(dirty):
                     self._sync(key)
-                batch = await _next_batch(sub)
+                batch = await sub.next_batch()
                 if batch is None:
                     return
                 dirty = set()
@@ -401,18 +401,3 @@ def _pod_view(pod: Obj) -> tuple[Any, ...]:
     return (sorted((m.get("labels") or {}).items()), _ips(pod), spec.get("nodeName"), is_pod_ready(pod),
             bool(m.get("deletionTimestamp")), (pod.get("status") or {}).get("phase"), spec.get("hostname"),
             spec.get("subdomain"), m.get("uid"), ports)
-
-
-async def _next_batch(sub: Subscription) -> list[Event] | None:
-    """The next event and every one already queued behind it; None once the subscription is closed."""
-    first = await sub.queue.get()
-    if first is None:
-        return None
-    batch = [first]
-    while not sub.queue.empty():
-        event = sub.queue.get_nowait()
-        if event is None:
-            sub.queue.put_nowait(None)
-            break
-        batch.append(event)
-    return batch

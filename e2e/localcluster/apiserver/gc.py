@@ -28,7 +28,7 @@ from .errors import ApiError
 from .objects import meta
 from .resources import ResourceType
 from .rest import Api
-from .store import Event, GroupResource, Obj, Subscription
+from .store import GroupResource, Obj
 
 Key = tuple[GroupResource, str, str]  # (group resource, namespace or "", name)
 FOREGROUND = "foregroundDeletion"
@@ -69,7 +69,7 @@ class GarbageCollector:
             while True:
                 await self._resumed.wait()
                 self._collect()
-                batch = await _next_batch(sub)
+                batch = await sub.next_batch()
                 if batch is None:
                     return
                 for ev in batch:
@@ -226,18 +226,3 @@ class GarbageCollector:
 
 def _owner_uids(obj: Obj) -> frozenset[str]:
     return frozenset(str(r.get("uid")) for r in meta(obj).get("ownerReferences") or [] if r.get("uid"))
-
-
-async def _next_batch(sub: Subscription) -> list[Event] | None:
-    """The next event and every one already queued behind it; None once the subscription is closed."""
-    first = await sub.queue.get()
-    if first is None:
-        return None
-    batch = [first]
-    while not sub.queue.empty():
-        event = sub.queue.get_nowait()
-        if event is None:
-            sub.queue.put_nowait(None)
-            break
-        batch.append(event)
-    return batch

@@ -27,7 +27,7 @@ from typing import Any
 from .errors import ApiError
 from .objects import meta
 from .rest import Api
-from .store import Event, GroupResource, Obj, Subscription
+from .store import Event, GroupResource, Obj
 
 NAMESPACES: GroupResource = ("", "namespaces")
 CONFIGMAPS: GroupResource = ("", "configmaps")
@@ -60,7 +60,7 @@ class NamespaceController:
             while True:
                 for name in sorted(dirty):
                     self._sync(name)
-                batch = await _next_batch(sub)
+                batch = await sub.next_batch()
                 if batch is None:
                     return
                 dirty = set()
@@ -158,7 +158,7 @@ class CrdCleanupController:
             while True:
                 for name in sorted(dirty):
                     self._sync(name)
-                batch = await _next_batch(sub)
+                batch = await sub.next_batch()
                 if batch is None:
                     return
                 dirty = set()
@@ -205,18 +205,3 @@ def _delete(api: Api, gr: GroupResource, obj: Obj, options: dict[str, Any]) -> N
         api.delete(rt, m.get("namespace") or "", m["name"], options)
     except ApiError:
         pass  # already gone
-
-
-async def _next_batch(sub: Subscription) -> list[Event] | None:
-    """The next event and every one already queued behind it; None once the subscription is closed."""
-    first = await sub.queue.get()
-    if first is None:
-        return None
-    batch = [first]
-    while not sub.queue.empty():
-        event = sub.queue.get_nowait()
-        if event is None:
-            sub.queue.put_nowait(None)
-            break
-        batch.append(event)
-    return batch

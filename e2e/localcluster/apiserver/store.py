@@ -53,6 +53,20 @@ class Subscription:
     queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
     closed: bool = False
 
+    async def next_batch(self) -> builtins.list[Event] | None:
+        """The next event and every one already queued behind it; None once the subscription is closed."""
+        first = await self.queue.get()
+        if first is None:
+            return None
+        batch = [first]
+        while not self.queue.empty():
+            event = self.queue.get_nowait()
+            if event is None:
+                self.queue.put_nowait(None)
+                break
+            batch.append(event)
+        return batch
+
 
 def _strip_rv(obj: Obj) -> Obj:
     meta = dict(obj.get("metadata") or {})
