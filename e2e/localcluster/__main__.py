@@ -11,7 +11,8 @@ import sys
 async def _serve_apiserver(args: argparse.Namespace) -> int:
     from .apiserver import LocalApiServer
 
-    server = LocalApiServer(host=args.host, port=args.port, service_cidr=args.service_cidr)
+    server = LocalApiServer(host=args.host, port=args.port, service_cidr=args.service_cidr,
+                            simulate_node=args.simulate_node)
     try:
         await server.start()
     except OSError as exc:
@@ -37,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     api.add_argument("--port", type=int, default=6443, help="port to listen on; 0 picks a free one")
     api.add_argument("--kubeconfig", required=True, help="where to write a kubeconfig for kubectl")
     api.add_argument("--service-cidr", default="10.96.0.0/16", help="ClusterIP range (default 10.96.0.0/16)")
+    api.add_argument("--simulate-node", action="store_true",
+                     help="a simulated node: pods turn Running/Ready at once, no processes run")
     args = parser.parse_args(argv)
     if args.command == "apiserver":
         return asyncio.run(_serve_apiserver(args))

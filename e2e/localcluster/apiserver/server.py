@@ -28,6 +28,7 @@ from .faults import Faults
 from .objects import meta
 from .resources import Registry, ResourceType
 from .rest import Api
+from .simnode import SimulatedNode
 from .store import Store
 
 CRD_GR = ("apiextensions.k8s.io", "customresourcedefinitions")
@@ -37,7 +38,8 @@ LogProvider = Callable[[str, str, dict[str, str]], Awaitable[web.StreamResponse]
 
 class LocalApiServer:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, service_cidr: str = "10.96.0.0/16",
-                 bookmark_interval_s: float = 10.0, history_size: int = 20000) -> None:
+                 bookmark_interval_s: float = 10.0, history_size: int = 20000,
+                 simulate_node: bool = False) -> None:
         self.host = host
         self.port = port
         self.store = Store(history_size=history_size)
@@ -50,6 +52,8 @@ class LocalApiServer:
         self.stopping = asyncio.Event()
         self.controllers = Controllers(self.api)
         self.log_provider: LogProvider | None = None
+        self.sim_node = SimulatedNode(self.api) if simulate_node else None
+        self._sim_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._crd_task: asyncio.Task[None] | None = None
 
@@ -64,6 +68,8 @@ class LocalApiServer:
                                 "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         await self.controllers.start()
         self._crd_task = asyncio.create_task(self._follow_crds(), name="localcluster-crds")
+        if self.sim_node is not None:
+            self._sim_task = asyncio.create_task(self.sim_node.run(), name="localcluster-simnode")
         self._runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False,
                                      shutdown_timeout=1.0)
         await self._runner.setup()
@@ -81,11 +87,12 @@ class LocalApiServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._crd_task is not None:
-            self._crd_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._crd_task
-            self._crd_task = None
+        for task in (self._crd_task, self._sim_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._crd_task = self._sim_task = None
         await self.controllers.stop()
 
     async def __aenter__(self) -> LocalApiServer:
