@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install test lint run bench clean
+.PHONY: install test lint run bench clean manifests
 
 install: $(VENV)/.installed
 
@@ -20,10 +20,15 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --strict e2e/localcluster
+	$(VENV)/bin/lint-imports
 
 # The embedded Kubernetes API server on its own (kubectl --kubeconfig /tmp/localcluster.kubeconfig get ns).
 run: install
 	$(PY) -m e2e.localcluster apiserver --port 6443 --kubeconfig /tmp/localcluster.kubeconfig
+
+# The CRDs, generated from the models in rayservice/api (tests/unit/api/test_crdgen.py fails when they drift).
+manifests: install
+	$(PY) -m rayservice.api.crdgen manifests/crd
 
 bench: install
 	$(PY) -m bench.apiserver_writes $(ARGS)

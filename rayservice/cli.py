@@ -1,0 +1,321 @@
+"""The command line: ``rayservice run`` wires the operator together and runs it until SIGTERM.
+
+Guarantees:
+1. ``--help`` documents every flag; a bad flag or value exits with status 2 and a one-line error.
+2. Configuration that cannot load, an API server that cannot be reached (checked once before anything
+   starts) or a metrics address that cannot be bound exits with status 1 and a one-line error.
+3. SIGTERM or SIGINT stops the operator cleanly (queues drained, lease released) and exits 0; a second
+   signal stops it at once.
+4. Losing leadership exits with status 1 after every worker stopped, so Kubernetes restarts the pod.
+5. This is the only module that reads environment variables and flags, installs signal handlers,
+   creates the Prometheus registry and configures logging.
+
+Wiring: until the RayCluster and RayService controllers exist, ``run`` wires the placeholder controller of
+``rayservice.controller.placeholder`` (ConfigMaps labelled ``app.kubernetes.io/managed-by=rayservice``),
+so the whole runtime runs end to end; the real controllers replace ``_wire_controllers``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, NoReturn
+
+import prometheus_client
+import structlog
+
+from rayservice.controller import (
+    MANAGED_BY_SELECTOR,
+    CacheSyncTimeout,
+    Controller,
+    HealthServer,
+    LeaderElectionConfig,
+    LeaderElector,
+    LeadershipLost,
+    Manager,
+    StampDeps,
+    cache_lookup,
+    default_identity,
+    reconcile_stamp,
+    stamp_informers,
+)
+from rayservice.kube import CONFIG_MAPS, ApiError, KubeClient, KubeConfigError, KubeError
+from rayservice.logging import FORMATS, LEVELS, configure_logging
+from rayservice.metrics import OperatorMetrics, new_registry
+
+PROG: Final = "rayservice"
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+PREFLIGHT_TIMEOUT_S: Final = 10.0
+SERVICE_ACCOUNT_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+_log = structlog.get_logger(__name__)
+
+
+class CliError(Exception):
+    """A failure to report as one line and exit 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="A Kubernetes operator that runs Ray Serve applications.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    run = commands.add_parser(
+        "run",
+        help="run the operator",
+        description="Run the operator until SIGTERM.",
+        epilog="Until the RayCluster and RayService controllers ship, run reconciles only ConfigMaps labelled "
+        f"{MANAGED_BY_SELECTOR}, stamping each with its data hash (placeholder wiring).",
+    )
+    run.add_argument(
+        "--kubeconfig",
+        metavar="PATH",
+        help="kubeconfig file to use (default: in-cluster configuration inside a pod, else $KUBECONFIG or "
+        "~/.kube/config)",
+    )
+    run.add_argument(
+        "--namespace",
+        metavar="NS",
+        action="append",
+        type=_namespaces,
+        help="watch only this namespace; repeat or separate with commas for several (default: all namespaces)",
+    )
+    run.add_argument(
+        "--metrics-addr",
+        metavar="[HOST]:PORT",
+        default=":8080",
+        type=_address,
+        help="address of the /metrics, /healthz and /readyz server; port 0 picks a free one (default :8080, "
+        "all interfaces)",
+    )
+    run.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="elect a leader through a coordination.k8s.io Lease so that only one replica writes (15 s lease, "
+        "10 s renew deadline, 2 s retry)",
+    )
+    run.add_argument(
+        "--leader-election-namespace",
+        metavar="NS",
+        help="namespace of the Lease (default: $POD_NAMESPACE, else the pod's service account namespace, else default)",
+    )
+    run.add_argument(
+        "--leader-election-id",
+        metavar="NAME",
+        default="rayservice-operator",
+        help="name of the Lease (default rayservice-operator)",
+    )
+    run.add_argument(
+        "--workers",
+        metavar="N",
+        type=_positive_int,
+        default=4,
+        help="concurrent reconciles per controller; one object is never reconciled twice at once (default 4)",
+    )
+    run.add_argument("--log-format", choices=FORMATS, default="json", help="json lines (default) or console for humans")
+    run.add_argument(
+        "--log-level", choices=LEVELS, default="info", type=str.lower, help="minimum level logged (default info)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_format, args.log_level)
+    # The *_created series would only double what dashboards scrape.
+    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
+    try:
+        return asyncio.run(_run(_settings(args)))
+    except CliError as exc:
+        print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    kubeconfig: str | None  # None: in-cluster configuration
+    namespaces: list[str]
+    metrics_host: str
+    metrics_port: int
+    workers: int
+    election: LeaderElectionConfig | None
+
+
+def _settings(args: argparse.Namespace) -> _Settings:
+    """Flags and environment, read once, before anything starts."""
+    kubeconfig: str | None = args.kubeconfig
+    if kubeconfig is None and not os.environ.get("KUBERNETES_SERVICE_HOST"):
+        kubeconfig = _default_kubeconfig()
+    if kubeconfig is not None and not Path(kubeconfig).is_file():
+        raise CliError(f"kubeconfig {kubeconfig} does not exist")
+    election = None
+    if args.leader_elect:
+        namespace = args.leader_election_namespace or os.environ.get("POD_NAMESPACE") or _service_account_namespace()
+        identity = default_identity(os.environ, socket.gethostname(), os.getpid())
+        election = LeaderElectionConfig(namespace=namespace, identity=identity, name=args.leader_election_id)
+    host, port = args.metrics_addr
+    namespaces = list(dict.fromkeys(ns for group in args.namespace or [] for ns in group))
+    return _Settings(kubeconfig, namespaces, host, port, args.workers, election)
+
+
+# ---- run ------------------------------------------------------------------------------------------
+
+
+async def _run(settings: _Settings) -> int:
+    registry = new_registry()
+    metrics = OperatorMetrics(registry)
+    async with contextlib.AsyncExitStack() as stack:
+        client = await _client(settings.kubeconfig, metrics)
+        stack.push_async_callback(client.close)
+        await _preflight(client, settings.namespaces)
+        elector = None
+        if settings.election is not None:
+            lease_client = await _client(settings.kubeconfig, metrics)  # renewals never queue behind reconciles
+            stack.push_async_callback(lease_client.close)
+            elector = LeaderElector(lease_client, settings.election, metrics=metrics)
+        manager = Manager(elector=elector)
+        health = HealthServer(
+            registry=registry, ready=lambda: manager.is_ready, host=settings.metrics_host, port=settings.metrics_port
+        )
+        manager.add_server(health)
+        _wire_controllers(manager, client, settings.namespaces, settings.workers, metrics)
+        address = f"{settings.metrics_host}:{settings.metrics_port}"
+        return await _run_until_signalled(manager, address)
+    raise AssertionError("unreachable")  # mypy: AsyncExitStack may swallow exceptions
+
+
+def _wire_controllers(
+    manager: Manager, client: KubeClient, namespaces: list[str], workers: int, metrics: OperatorMetrics
+) -> None:
+    """Placeholder wiring (see the module docstring): the ConfigMap stamping controller."""
+    informers = stamp_informers(client, namespaces)
+    deps = StampDeps(lookup=cache_lookup(informers, namespaces), client=client)
+    controller = Controller(
+        "configmap-stamp",
+        functools.partial(reconcile_stamp, deps=deps),
+        workers=workers,
+        queue_metrics=metrics,
+        metrics=metrics,
+    )
+    for informer in informers:
+        controller.watch(informer)
+        manager.add_informer(informer)
+    manager.add(controller)
+
+
+async def _run_until_signalled(manager: Manager, metrics_address: str) -> int:
+    loop = asyncio.get_running_loop()
+    run = asyncio.current_task()
+    signals = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal signals
+        signals += 1
+        _log.info("signal_received", signal=signal.Signals(signum).name, count=signals)
+        if signals == 1:
+            manager.stop()
+        elif run is not None:
+            run.cancel()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await manager.run()
+    except asyncio.CancelledError:
+        if signals < 2:
+            raise
+        raise CliError("stopped at once by a second signal, without draining the queues") from None
+    except LeadershipLost as exc:
+        raise CliError(f"{exc}; exiting so that another replica takes over") from None
+    except CacheSyncTimeout as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:  # only the health server binds sockets; kube errors are not OSErrors
+        raise CliError(f"cannot serve metrics and probes on {metrics_address}: {exc.strerror or exc}") from None
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    return EXIT_OK
+
+
+async def _client(kubeconfig: str | None, metrics: OperatorMetrics) -> KubeClient:
+    try:
+        if kubeconfig is None:
+            return KubeClient.in_cluster(on_request=metrics.on_request)
+        return await KubeClient.from_kubeconfig(kubeconfig, on_request=metrics.on_request)
+    except KubeConfigError as exc:
+        raise CliError(f"cannot load the Kubernetes configuration: {exc}") from None
+
+
+async def _preflight(client: KubeClient, namespaces: list[str]) -> None:
+    """One read the controllers need anyway, so that a wrong server or missing access fails fast."""
+    try:
+        async with asyncio.timeout(PREFLIGHT_TIMEOUT_S):
+            await client.list(
+                CONFIG_MAPS,
+                namespace=namespaces[0] if namespaces else None,
+                label_selector=MANAGED_BY_SELECTOR,
+                limit=1,
+            )
+    except TimeoutError:
+        raise CliError(f"the Kubernetes API server did not answer within {PREFLIGHT_TIMEOUT_S:g} s") from None
+    except ApiError as exc:
+        raise CliError(f"the Kubernetes API server refused to list ConfigMaps: {exc}") from None
+    except KubeError as exc:
+        raise CliError(f"cannot reach the Kubernetes API server: {exc}") from None
+
+
+def _service_account_namespace() -> str:
+    try:
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "default"
+    except OSError:
+        return "default"
+
+
+def _default_kubeconfig() -> str:
+    configured = os.environ.get("KUBECONFIG", "")
+    first = configured.split(os.pathsep)[0] if configured else ""
+    return first or str(Path.home() / ".kube" / "config")
+
+
+# ---- flag types -----------------------------------------------------------------------------------
+
+
+def _namespaces(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("a namespace name is required")
+    return names
+
+
+def _address(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not [HOST]:PORT (e.g. :8080 or 127.0.0.1:8080)")
+    return host.strip("[]"), int(port)
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive integer")
+    return number
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

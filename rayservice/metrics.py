@@ -1,0 +1,223 @@
+"""Prometheus metrics under the names existing dashboards scrape (controller-runtime's and client-go's).
+
+=============================================================  =========================================
+metric                                                         fed by
+=============================================================  =========================================
+``controller_runtime_reconcile_total{controller,result}``      ``reconciled`` (result: success, error,
+                                                               requeue, requeue_after)
+``controller_runtime_reconcile_errors_total{controller}``      ``reconciled`` with result error
+``controller_runtime_reconcile_time_seconds{controller}``      ``reconciled`` (histogram)
+``controller_runtime_active_workers{controller}``              ``active_workers``
+``controller_runtime_max_concurrent_reconciles{controller}``   ``max_workers``
+``workqueue_depth{name}``                                      ``added``, ``started``
+``workqueue_adds_total{name}``                                 ``added``
+``workqueue_queue_duration_seconds{name}``                     ``started`` (histogram)
+``workqueue_work_duration_seconds{name}``                      ``finished`` (histogram)
+``workqueue_retries_total{name}``                              ``retried``
+``workqueue_unfinished_work_seconds{name}``                    ``unfinished``
+``workqueue_longest_running_processor_seconds{name}``          ``unfinished``
+``leader_election_master_status{name}``                        ``leader_status`` (1 leading, 0 not)
+``rest_client_requests_total{code,method}``                    ``on_request`` (HTTP method; code
+                                                               ``<error>`` when no answer arrived)
+=============================================================  =========================================
+
+Guarantees:
+1. Nothing is registered at import: ``OperatorMetrics(registry)`` registers every metric above in the
+   registry it is given (``new_registry()`` makes one with the process and platform collectors), so
+   tests and the CLI each own theirs.
+2. One ``OperatorMetrics`` serves every queue, controller, elector and client: it has the methods of
+   ``rayservice.queue.QueueMetrics``, ``rayservice.controller``'s ``ReconcileMetrics`` and
+   ``LeaderMetrics``, and ``on_request`` is a ``rayservice.kube.OnRequest`` callback.
+3. Histogram buckets are the upstream ones, so recorded quantiles line up with existing dashboards.
+
+Caller must:
+- keep the registry for the process lifetime and serve it (``rayservice.controller.HealthServer``).
+
+Every method is synchronous and cheap: they run inside queue operations and request callbacks.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+RECONCILE_TIME_BUCKETS_S: Final = (
+    *(0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+    *(1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 15.0, 20.0, 25.0),
+    *(30.0, 40.0, 50.0, 60.0),
+)
+"""controller-runtime's reconcile time buckets."""
+
+QUEUE_BUCKETS_S: Final = tuple(1e-8 * 10**exponent for exponent in range(10))
+"""client-go's workqueue buckets: 10 ns to 10 s, by powers of ten."""
+
+_METHODS: Final = {
+    "get": "GET",
+    "list": "GET",
+    "watch": "GET",
+    "create": "POST",
+    "update": "PUT",
+    "patch": "PATCH",
+    "delete": "DELETE",
+    "deletecollection": "DELETE",
+}
+
+
+def new_registry() -> CollectorRegistry:
+    """A fresh registry with the process, platform and garbage-collector collectors."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return registry
+
+
+class OperatorMetrics:
+    """Every operator metric, registered in one registry (see the module docstring for the mapping)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self._queues: set[str] = set()
+        ctl, wq = ("controller",), ("name",)
+        self._reconcile_total = Counter(
+            "controller_runtime_reconcile_total",
+            "Total reconciliations per controller and result.",
+            ("controller", "result"),
+            registry=registry,
+        )
+        self._reconcile_errors = Counter(
+            "controller_runtime_reconcile_errors_total",
+            "Total reconciliation errors per controller.",
+            ctl,
+            registry=registry,
+        )
+        self._reconcile_time = Histogram(
+            "controller_runtime_reconcile_time_seconds",
+            "Length of time per reconciliation per controller.",
+            ctl,
+            buckets=RECONCILE_TIME_BUCKETS_S,
+            registry=registry,
+        )
+        self._active_workers = Gauge(
+            "controller_runtime_active_workers",
+            "Number of workers currently reconciling, per controller.",
+            ctl,
+            registry=registry,
+        )
+        self._max_workers = Gauge(
+            "controller_runtime_max_concurrent_reconciles",
+            "Maximum number of concurrent reconciles per controller.",
+            ctl,
+            registry=registry,
+        )
+        self._depth = Gauge("workqueue_depth", "Current depth of workqueue.", wq, registry=registry)
+        self._adds = Counter(
+            "workqueue_adds_total", "Total number of adds handled by workqueue.", wq, registry=registry
+        )
+        self._queue_duration = Histogram(
+            "workqueue_queue_duration_seconds",
+            "How long in seconds an item stays in workqueue before being requested.",
+            wq,
+            buckets=QUEUE_BUCKETS_S,
+            registry=registry,
+        )
+        self._work_duration = Histogram(
+            "workqueue_work_duration_seconds",
+            "How long in seconds processing an item from workqueue takes.",
+            wq,
+            buckets=QUEUE_BUCKETS_S,
+            registry=registry,
+        )
+        self._retries = Counter(
+            "workqueue_retries_total", "Total number of retries handled by workqueue.", wq, registry=registry
+        )
+        self._unfinished = Gauge(
+            "workqueue_unfinished_work_seconds",
+            "How many seconds of work has been done that is in progress and hasn't been observed by "
+            "work_duration. Large values indicate stuck threads.",
+            wq,
+            registry=registry,
+        )
+        self._longest = Gauge(
+            "workqueue_longest_running_processor_seconds",
+            "How many seconds has the longest running processor for workqueue been running.",
+            wq,
+            registry=registry,
+        )
+        self._leader = Gauge(
+            "leader_election_master_status",
+            "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates "
+            "master. 'name' is the string used to identify the lease.",
+            ("name",),
+            registry=registry,
+        )
+        self._requests = Counter(
+            "rest_client_requests_total",
+            "Number of HTTP requests, partitioned by status code and method.",
+            ("code", "method"),
+            registry=registry,
+        )
+
+    # ---- rayservice.controller ReconcileMetrics -------------------------------------------------
+
+    def reconciled(self, controller: str, result: str, duration_s: float) -> None:
+        self._reconcile_total.labels(controller, result).inc()
+        if result == "error":
+            self._reconcile_errors.labels(controller).inc()
+        self._reconcile_time.labels(controller).observe(duration_s)
+
+    def active_workers(self, controller: str, count: int) -> None:
+        self._active_workers.labels(controller).set(count)
+
+    def max_workers(self, controller: str, count: int) -> None:
+        self._max_workers.labels(controller).set(count)
+        for result in ("success", "error", "requeue", "requeue_after"):
+            self._reconcile_total.labels(controller, result)  # zero-valued series exist before the first event
+        self._reconcile_errors.labels(controller)
+
+    # ---- rayservice.queue QueueMetrics -----------------------------------------------------------
+
+    def added(self, queue: str, depth: int) -> None:
+        self._known_queue(queue)
+        self._adds.labels(queue).inc()
+        self._depth.labels(queue).set(depth)
+
+    def started(self, queue: str, depth: int, queued_s: float) -> None:
+        self._depth.labels(queue).set(depth)
+        self._queue_duration.labels(queue).observe(queued_s)
+
+    def finished(self, queue: str, work_s: float) -> None:
+        self._work_duration.labels(queue).observe(work_s)
+
+    def unfinished(self, queue: str, unfinished_s: float, longest_s: float) -> None:
+        self._known_queue(queue)
+        self._unfinished.labels(queue).set(unfinished_s)
+        self._longest.labels(queue).set(longest_s)
+
+    def retried(self, queue: str) -> None:
+        self._retries.labels(queue).inc()
+
+    def _known_queue(self, queue: str) -> None:
+        # client-go creates a queue's series with the queue: zero-valued series exist before the first event.
+        if queue not in self._queues:
+            self._queues.add(queue)
+            for metric in (self._depth, self._adds, self._queue_duration, self._work_duration, self._retries):
+                metric.labels(queue)
+            self._unfinished.labels(queue)
+            self._longest.labels(queue)
+
+    # ---- rayservice.controller LeaderMetrics -----------------------------------------------------
+
+    def leader_status(self, name: str, leading: bool) -> None:
+        self._leader.labels(name).set(1 if leading else 0)
+
+    # ---- rayservice.kube OnRequest ---------------------------------------------------------------
+
+    def on_request(self, verb: str, resource: str, code: int) -> None:
+        del resource  # client-go labels by method and code only; resources would multiply series
+        method = _METHODS.get(verb, verb.upper())
+        self._requests.labels(str(code) if code else "<error>", method).inc()
