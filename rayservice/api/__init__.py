@@ -77,6 +77,14 @@ from rayservice.api.rayservice import (
     ServeDeploymentStatus,
     UpgradeType,
 )
+from rayservice.api.serve import (
+    DEFAULT_APP_NAME,
+    DEFAULT_ROUTE_PREFIX,
+    Problem,
+    ServeConfigResult,
+    parse_serve_config_v2,
+)
+from rayservice.api.v1alpha1 import LEGACY_FIELDS, desired_serve_config, translate_legacy_serve_config
 
 __all__ = [
     "API_VERSION_V1",
@@ -90,11 +98,14 @@ __all__ = [
     "CONDITION_UPGRADE_IN_PROGRESS",
     "CREATED_BY_LABEL",
     "CREATED_BY_VALUE",
+    "DEFAULT_APP_NAME",
+    "DEFAULT_ROUTE_PREFIX",
     "DELETE_AFTER_ANNOTATION",
     "GROUP",
     "HEAD_GROUP_NAME",
     "IS_RAY_NODE_LABEL",
     "IS_RAY_NODE_VALUE",
+    "LEGACY_FIELDS",
     "NODE_TYPE_HEAD",
     "NODE_TYPE_LABEL",
     "NODE_TYPE_WORKER",
@@ -122,6 +133,7 @@ __all__ = [
     "KubeTime",
     "ObjectKey",
     "ObjectMeta",
+    "Problem",
     "RayActorOptions",
     "RayCluster",
     "RayClusterSpec",
@@ -135,6 +147,7 @@ __all__ = [
     "RedisCredential",
     "ScaleStrategy",
     "ServeApplicationStatus",
+    "ServeConfigResult",
     "ServeConfigSpec",
     "ServeDeploymentGraphSpec",
     "ServeDeploymentStatus",
@@ -143,5 +156,8 @@ __all__ = [
     "TLSOptions",
     "UpgradeType",
     "WorkerGroupSpec",
+    "desired_serve_config",
     "format_kube_time",
+    "parse_serve_config_v2",
+    "translate_legacy_serve_config",
 ]
