@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .deletion import CRD_CLEANUP_FINALIZER
 from .errors import ApiError
 from .objects import meta
 from .rest import Api
@@ -33,7 +34,6 @@ NAMESPACES: GroupResource = ("", "namespaces")
 CONFIGMAPS: GroupResource = ("", "configmaps")
 SERVICEACCOUNTS: GroupResource = ("", "serviceaccounts")
 CRDS: GroupResource = ("apiextensions.k8s.io", "customresourcedefinitions")
-CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 ROOT_CA_NAME = "kube-root-ca.crt"
 ROOT_CA_DESCRIPTION = (
     "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as "

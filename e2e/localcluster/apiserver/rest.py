@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import crds, errors, patch, selectors
+from . import crds, deletion, errors, patch, selectors
 from .errors import ApiError, Cause
 from .fieldowners import FieldOwners
 from .objects import deep_copy, meta, new_uid, now_rfc3339, without_meta_status
@@ -38,10 +38,6 @@ UNCONDITIONAL_UPDATE = {
     ("rbac.authorization.k8s.io", "clusterroles"), ("rbac.authorization.k8s.io", "clusterrolebindings"),
     ("discovery.k8s.io", "endpointslices"), ("apiextensions.k8s.io", "customresourcedefinitions"),
 }
-# Kinds whose DELETE answers with the deleted object rather than a Status.
-RETURNS_DELETED_OBJECT = {("", "pods"), ("", "services"), ("", "namespaces")}
-CRD_GR = ("apiextensions.k8s.io", "customresourcedefinitions")
-CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 FIELD_VALIDATION_VALUES = ("", "Ignore", "Strict", "Warn")
 OBJECT_META_FIELDS = frozenset({
     "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
@@ -259,7 +255,7 @@ class Api:
         if dry_run:
             return WriteResult(self.output(rt, new), warnings)
         if meta(new).get("deletionTimestamp") and not meta(new).get("finalizers") \
-                and not _spec_finalizers(rt, new):
+                and not deletion.spec_finalizers(rt, new):
             # kube answers with the final state (finalizers gone) at the last stored resourceVersion
             self.store.remove(rt.group_resource, old_meta.get("namespace", ""), name)
             self.owners.forget(old_meta["uid"])
@@ -339,106 +335,8 @@ class Api:
     # ---- delete ---------------------------------------------------------------------------------
 
     def delete(self, rt: ResourceType, namespace: str, name: str, options: Mapping[str, Any]) -> tuple[Obj, bool]:
-        """Returns (body, is_object): the remaining/deleted object, or a success Status."""
-        old = self.get(rt, namespace, name)
-        m = meta(old)
-        pre = options.get("preconditions") or {}
-        if pre.get("uid") and pre["uid"] != m.get("uid"):
-            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {rt.kind} "{name}": the UID in the '
-                           f'precondition ({pre["uid"]}) does not match the UID in record ({m.get("uid")}). '
-                           "The object might have been deleted and then recreated", {"name": name, "kind": rt.kind})
-        if pre.get("resourceVersion") and pre["resourceVersion"] != m.get("resourceVersion"):
-            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {rt.kind} "{name}": the '
-                           f'ResourceVersion in the precondition ({pre["resourceVersion"]}) does not match the '
-                           f'ResourceVersion in record ({m.get("resourceVersion")}). The object might have been '
-                           "modified", {"name": name, "kind": rt.kind})
-        policy = options.get("propagationPolicy")
-        if policy is None and options.get("orphanDependents") is not None:
-            policy = "Orphan" if options["orphanDependents"] else "Background"
-        if policy not in (None, "Background", "Foreground", "Orphan"):
-            raise errors.invalid_options("DeleteOptions", [Cause(
-                "propagationPolicy", "FieldValueNotSupported",
-                f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan", "nil"')])
-        finalizers = list(m.get("finalizers") or [])
-        deleting = bool(m.get("deletionTimestamp"))
-        if policy == "Orphan" and "orphan" not in finalizers and not deleting:
-            finalizers.append("orphan")
-        if policy == "Foreground" and "foregroundDeletion" not in finalizers and not deleting:
-            finalizers.append("foregroundDeletion")
-        if rt.group_resource == CRD_GR and not deleting:
-            return self._delete_crd(rt, old, finalizers), True
-        grace = self._grace_period(rt, old, options)
-        if _spec_finalizers(rt, old):  # a namespace: Terminating until its controller finalizes it
-            if deleting and finalizers == list(m.get("finalizers") or []):
-                return old, True
-            ns_meta = {k: v for k, v in m.items() if k != "finalizers"}
-            if finalizers:
-                ns_meta["finalizers"] = finalizers
-            ns_meta.setdefault("deletionTimestamp", self.now())
-            status = {**(old.get("status") or {}), "phase": "Terminating"}
-            stored = self.store.put(rt.group_resource, {**old, "metadata": ns_meta, "status": status})
-            return self.output(rt, stored), True
-        if finalizers or grace > 0:
-            if deleting and finalizers == list(m.get("finalizers") or []) and grace > 0:
-                return old, True
-            new_meta = {**m, "finalizers": finalizers} if finalizers else {k: v for k, v in m.items()
-                                                                             if k != "finalizers"}
-            if not deleting:
-                new_meta["deletionTimestamp"] = self.now()
-                new_meta["deletionGracePeriodSeconds"] = grace
-                if rt.has_generation:
-                    new_meta["generation"] = int(m.get("generation") or 0) + 1
-            stored = self.store.put(rt.group_resource, {**old, "metadata": new_meta})
-            return self.output(rt, stored), True
-        if rt.group_resource == ("", "pods"):
-            # kube first records the deletion (stamped, grace 0, generation bumped), then removes the pod,
-            # and answers with the recorded state
-            final_meta = {**m, "deletionGracePeriodSeconds": 0}
-            final_meta.setdefault("deletionTimestamp", self.now())
-            if not deleting:
-                final_meta["generation"] = int(m.get("generation") or 0) + 1
-            final = self.store.put(rt.group_resource, {**old, "metadata": final_meta})
-            self.store.remove(rt.group_resource, m.get("namespace", ""), name)
-            self.owners.forget(m["uid"])
-            return self.output(rt, final), True
-        gone = self.store.remove(rt.group_resource, m.get("namespace", ""), name) or old
-        self.owners.forget(m["uid"])
-        if rt.group_resource in RETURNS_DELETED_OBJECT:
-            return self.output(rt, gone), True
-        details: dict[str, Any] = {"name": name}
-        if rt.group:
-            details["group"] = rt.group
-        details["kind"] = rt.plural
-        details["uid"] = m.get("uid")
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                "details": details}, False
-
-    def _delete_crd(self, rt: ResourceType, crd: Obj, finalizers: builtins.list[str]) -> Obj:
-        """A CRD stays, Terminating, until its custom resources are gone (the cleanup controller's job)."""
-        m = meta(crd)
-        if CRD_CLEANUP_FINALIZER not in finalizers:
-            finalizers.append(CRD_CLEANUP_FINALIZER)
-        now = self.now()
-        status = dict(crd.get("status") or {})
-        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Terminating"]
-        conditions.append({"type": "Terminating", "status": "True", "lastTransitionTime": now,
-                           "reason": "InstanceDeletionPending",
-                           "message": "CustomResourceDefinition marked for deletion; CustomResource deletion "
-                                      "will begin soon"})
-        status["conditions"] = conditions
-        new_meta = {**m, "finalizers": finalizers, "deletionTimestamp": now, "deletionGracePeriodSeconds": 0,
-                    "generation": int(m.get("generation") or 0) + 1}
-        return self.output(rt, self.store.put(rt.group_resource, {**crd, "metadata": new_meta, "status": status}))
-
-    def _grace_period(self, rt: ResourceType, obj: Obj, options: Mapping[str, Any]) -> int:
-        """Only bound pods wait for their kubelet; everything else is deleted at once."""
-        if rt.group_resource != ("", "pods") or not (obj.get("spec") or {}).get("nodeName"):
-            return 0
-        if options.get("gracePeriodSeconds") is not None:
-            return max(0, int(options["gracePeriodSeconds"]))
-        if obj.get("status", {}).get("phase") in ("Succeeded", "Failed"):
-            return 0
-        return int((obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+        """Returns (body, is_object): the remaining/deleted object, or a success Status (see deletion.py)."""
+        return deletion.delete(self, rt, namespace, name, options)
 
     # ---- custom resource decoding ---------------------------------------------------------------
 
@@ -495,11 +393,6 @@ class Api:
             update_hook = self.hooks.prepare_update.get(rt.group_resource)
             return update_hook(self, rt, old, obj) if update_hook else obj
         return hook(self, rt, obj) if hook else obj
-
-
-def _spec_finalizers(rt: ResourceType, obj: Obj) -> bool:
-    """Namespaces also wait for the finalizers in their spec before they go."""
-    return rt.group_resource == ("", "namespaces") and bool((obj.get("spec") or {}).get("finalizers"))
 
 
 def _require_object(body: Any, rt: ResourceType) -> Obj:
