@@ -25,9 +25,9 @@ from .rest import Api
 
 
 class Controllers:
-    def __init__(self, api: Api) -> None:
+    def __init__(self, api: Api, *, namespace_content_delay_s: float = 1.0) -> None:
         self.gc = GarbageCollector(api)
-        self.namespaces = NamespaceController(api)
+        self.namespaces = NamespaceController(api, content_delay_s=namespace_content_delay_s)
         self.crd_cleanup = CrdCleanupController(api)
         self.endpoints = EndpointSliceController(api)
         self._stop: asyncio.Event | None = None

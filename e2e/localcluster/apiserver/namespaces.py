@@ -13,6 +13,9 @@ Guarantees:
    custom resources deleted (through the Api while the kind is served); once none is left the finalizer is
    removed, and the CRD goes.
 5. Progress is driven by store events (a deletion inside a terminating namespace re-examines it); no polling.
+6. With `content_delay_s`, a terminating namespace's content is deleted only that long after the deletion
+   began (the embedded cluster uses 1 s, as a real controller manager takes a moment): `kubectl delete -k`
+   then deletes the namespace's objects itself instead of finding them gone.
 
 Namespaces keep their finalizers in spec and are finalized through the `/finalize` subresource, which the Api
 does not model: this controller writes the namespace's phase and spec.finalizers to the store directly.
@@ -22,6 +25,7 @@ Caller must: run each controller's `run()` as a task on the loop that owns the s
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from .deletion import CRD_CLEANUP_FINALIZER
@@ -48,19 +52,28 @@ ROOT_CA_PEM = (
 
 
 class NamespaceController:
-    def __init__(self, api: Api) -> None:
+    def __init__(self, api: Api, *, content_delay_s: float = 0.0) -> None:
         self.api = api
+        self.content_delay_s = content_delay_s
         self._terminating: set[str] = set()
+        self._since: dict[str, float] = {}  # terminating namespace -> loop time it was first seen deleting
 
     async def run(self) -> None:
         store = self.api.store
+        loop = asyncio.get_running_loop()
         sub = store.subscribe(None)
         try:
             dirty = {meta(ns)["name"] for ns in store.list(NAMESPACES)}
             while True:
                 for name in sorted(dirty):
                     self._sync(name)
-                batch = await sub.next_batch()
+                waiting = [t + self.content_delay_s for n, t in self._since.items() if n in self._terminating]
+                timeout = max(0.0, min(waiting) - loop.time()) if waiting else None
+                try:
+                    batch = await asyncio.wait_for(sub.next_batch(), timeout)
+                except TimeoutError:
+                    dirty = set(self._terminating)  # a content delay ran out
+                    continue
                 if batch is None:
                     return
                 dirty = set()
@@ -84,6 +97,7 @@ class NamespaceController:
         ns = self.api.store.get(NAMESPACES, "", name)
         if ns is None:
             self._terminating.discard(name)
+            self._since.pop(name, None)
             self._delete_content(name)
         elif meta(ns).get("deletionTimestamp"):
             self._terminating.add(name)
@@ -111,12 +125,17 @@ class NamespaceController:
         name = meta(ns)["name"]
         if (ns.get("status") or {}).get("phase") != "Terminating":
             ns = store.put(NAMESPACES, {**ns, "status": {**(ns.get("status") or {}), "phase": "Terminating"}})
+        loop = asyncio.get_running_loop()
+        first_seen = self._since.setdefault(name, loop.time())
+        if loop.time() < first_seen + self.content_delay_s:
+            return  # as kube's controller, start a moment later: clients deleting the content themselves win
         if self._delete_content(name):
             return
         finalizers = [f for f in (ns.get("spec") or {}).get("finalizers") or [] if f != "kubernetes"]
         if not finalizers and not meta(ns).get("finalizers"):
             store.remove(NAMESPACES, "", name)
             self._terminating.discard(name)
+            self._since.pop(name, None)
         else:
             store.put(NAMESPACES, {**ns, "spec": {**(ns.get("spec") or {}), "finalizers": finalizers}})
 
