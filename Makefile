@@ -2,8 +2,10 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# The operator image; manifests/manager/deployment.yaml runs this exact name and tag.
+IMAGE ?= rayservice-operator:0.1.0
 
-.PHONY: install test lint run bench clean manifests
+.PHONY: install test lint run bench clean manifests docs image
 
 install: $(VENV)/.installed
 
@@ -29,6 +31,16 @@ run: install
 # The CRDs, generated from the models in rayservice/api (tests/unit/api/test_crdgen.py fails when they drift).
 manifests: install
 	$(PY) -m rayservice.api.crdgen manifests/crd
+
+# The API reference, generated from the same models (tests/unit/test_api_reference_doc.py fails when it drifts).
+docs: install
+	$(PY) docs/gen_api_reference.py
+
+# The operator image from the Dockerfile (multi-stage: wheel, then python:3.11-slim, non-root 65532).
+# Needs Docker with BuildKit; Docker is not available on this development machine, so the image is built where
+# Docker runs (a workstation, CI): make image [IMAGE=registry.example.com/rayservice-operator:0.1.0].
+image:
+	docker build -t $(IMAGE) .
 
 bench: install
 	$(PY) -m bench.apiserver_writes $(ARGS)

@@ -10,9 +10,9 @@ Guarantees:
 5. This is the only module that reads environment variables and flags, installs signal handlers,
    creates the Prometheus registry and configures logging.
 
-Wiring: until the RayCluster and RayService controllers exist, ``run`` wires the placeholder controller of
-``rayservice.controller.placeholder`` (ConfigMaps labelled ``app.kubernetes.io/managed-by=rayservice``),
-so the whole runtime runs end to end; the real controllers replace ``_wire_controllers``.
+Wiring: ``_wire_controllers`` builds the shared informer caches once (every informer goes to the manager)
+and one ``EventRecorder``, and ``_controllers`` makes one controller per kind on them: the RayCluster
+controller now, the RayService controller next to it.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import os
+import random
 import signal
 import socket
 import sys
@@ -32,8 +32,8 @@ from typing import Final, NoReturn
 import prometheus_client
 import structlog
 
+from rayservice.clock import SYSTEM_CLOCK, Clock
 from rayservice.controller import (
-    MANAGED_BY_SELECTOR,
     CacheSyncTimeout,
     Controller,
     HealthServer,
@@ -41,13 +41,12 @@ from rayservice.controller import (
     LeaderElector,
     LeadershipLost,
     Manager,
-    StampDeps,
-    cache_lookup,
     default_identity,
-    reconcile_stamp,
-    stamp_informers,
 )
-from rayservice.kube import CONFIG_MAPS, ApiError, KubeClient, KubeConfigError, KubeError
+from rayservice.controller.caches import Caches, build_caches
+from rayservice.controller.events import EventRecorder
+from rayservice.controller.raycluster.setup import raycluster_controller
+from rayservice.kube import RAY_CLUSTERS, ApiError, KubeClient, KubeConfigError, KubeError, NotFound
 from rayservice.logging import FORMATS, LEVELS, configure_logging
 from rayservice.metrics import OperatorMetrics, new_registry
 
@@ -76,9 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="run the operator",
-        description="Run the operator until SIGTERM.",
-        epilog="Until the RayCluster and RayService controllers ship, run reconciles only ConfigMaps labelled "
-        f"{MANAGED_BY_SELECTOR}, stamping each with its data hash (placeholder wiring).",
+        description="Run the operator until SIGTERM: it reconciles RayClusters (ray.io/v1); the CRDs must be "
+        "installed (kubectl apply -f manifests/crd).",
     )
     run.add_argument(
         "--kubeconfig",
@@ -200,20 +198,35 @@ async def _run(settings: _Settings) -> int:
 def _wire_controllers(
     manager: Manager, client: KubeClient, namespaces: list[str], workers: int, metrics: OperatorMetrics
 ) -> None:
-    """Placeholder wiring (see the module docstring): the ConfigMap stamping controller."""
-    informers = stamp_informers(client, namespaces)
-    deps = StampDeps(lookup=cache_lookup(informers, namespaces), client=client)
-    controller = Controller(
-        "configmap-stamp",
-        functools.partial(reconcile_stamp, deps=deps),
-        workers=workers,
-        queue_metrics=metrics,
-        metrics=metrics,
-    )
-    for informer in informers:
-        controller.watch(informer)
+    """The shared caches (built once; the manager runs every informer), then every controller on them."""
+    caches = build_caches(client, namespaces, clock=SYSTEM_CLOCK)
+    for informer in caches.informers:
         manager.add_informer(informer)
-    manager.add(controller)
+    events = EventRecorder(client, clock=SYSTEM_CLOCK)
+    controllers = _controllers(
+        client, caches, workers=workers, clock=SYSTEM_CLOCK, rng=random.Random(), metrics=metrics, events=events
+    )
+    for controller in controllers:
+        manager.add(controller)
+
+
+def _controllers(
+    kube: KubeClient,
+    caches: Caches,
+    *,
+    workers: int,
+    clock: Clock,
+    rng: random.Random,
+    metrics: OperatorMetrics,
+    events: EventRecorder,
+) -> list[Controller]:
+    """One controller per kind, sharing the client, caches, clock, randomness, metrics and event recorder."""
+    return [
+        raycluster_controller(kube, caches, workers=workers, clock=clock, rng=rng, metrics=metrics, events=events),
+        # The RayService controller goes here, with the same arguments plus its dashboard client factory:
+        # rayservice.controller.rayservice.setup.rayservice_controller(kube, caches, dashboard_factory=...,
+        #     workers=workers, clock=clock, rng=rng, metrics=metrics, events=events),
+    ]
 
 
 async def _run_until_signalled(manager: Manager, metrics_address: str) -> int:
@@ -260,19 +273,19 @@ async def _client(kubeconfig: str | None, metrics: OperatorMetrics) -> KubeClien
 
 
 async def _preflight(client: KubeClient, namespaces: list[str]) -> None:
-    """One read the controllers need anyway, so that a wrong server or missing access fails fast."""
+    """One read the controllers need anyway, so that a wrong server, missing CRDs or missing access fail fast."""
     try:
         async with asyncio.timeout(PREFLIGHT_TIMEOUT_S):
-            await client.list(
-                CONFIG_MAPS,
-                namespace=namespaces[0] if namespaces else None,
-                label_selector=MANAGED_BY_SELECTOR,
-                limit=1,
-            )
+            await client.list(RAY_CLUSTERS, namespace=namespaces[0] if namespaces else None, limit=1)
     except TimeoutError:
         raise CliError(f"the Kubernetes API server did not answer within {PREFLIGHT_TIMEOUT_S:g} s") from None
+    except NotFound:
+        raise CliError(
+            f"the API server does not serve {RAY_CLUSTERS.api_version} RayClusters: install the CRDs "
+            "(kubectl apply -f manifests/crd)"
+        ) from None
     except ApiError as exc:
-        raise CliError(f"the Kubernetes API server refused to list ConfigMaps: {exc}") from None
+        raise CliError(f"the Kubernetes API server refused to list RayClusters: {exc}") from None
     except KubeError as exc:
         raise CliError(f"cannot reach the Kubernetes API server: {exc}") from None
 

@@ -19,6 +19,12 @@ metric                                                         fed by
 ``leader_election_master_status{name}``                        ``leader_status`` (1 leading, 0 not)
 ``rest_client_requests_total{code,method}``                    ``on_request`` (HTTP method; code
                                                                ``<error>`` when no answer arrived)
+``kuberay_cluster_info{name,namespace,owner_kind}``            ``cluster_info`` (1; owner_kind is the
+                                                               controlling owner's kind or ``None``)
+``kuberay_cluster_condition_provisioned{name,namespace,``      ``cluster_provisioned`` (1, on the one
+``condition}``                                                 series ``condition="true"|"false"``)
+``kuberay_cluster_provisioned_duration_seconds{name,``         ``cluster_provisioned_duration``
+``namespace}``
 =============================================================  =========================================
 
 Guarantees:
@@ -27,8 +33,12 @@ Guarantees:
    tests and the CLI each own theirs.
 2. One ``OperatorMetrics`` serves every queue, controller, elector and client: it has the methods of
    ``rayservice.queue.QueueMetrics``, ``rayservice.controller``'s ``ReconcileMetrics`` and
-   ``LeaderMetrics``, and ``on_request`` is a ``rayservice.kube.OnRequest`` callback.
+   ``LeaderMetrics``, the RayCluster reconciler's ``RayClusterMetrics``, and ``on_request`` is a
+   ``rayservice.kube.OnRequest`` callback.
 3. Histogram buckets are the upstream ones, so recorded quantiles line up with existing dashboards.
+4. The ``kuberay_cluster_*`` series of a cluster are KubeRay's: each cluster has one ``info`` series and one
+   ``condition_provisioned`` series (a change of owner kind or condition replaces it), and
+   ``forget_cluster`` removes all of them once the cluster is gone.
 
 Caller must:
 - keep the registry for the process lifetime and serve it (``rayservice.controller.HealthServer``).
@@ -161,6 +171,27 @@ class OperatorMetrics:
             ("code", "method"),
             registry=registry,
         )
+        cluster = ("name", "namespace")
+        self._cluster_info = Gauge(
+            "kuberay_cluster_info",
+            "Metadata information about RayCluster custom resources",
+            (*cluster, "owner_kind"),
+            registry=registry,
+        )
+        self._cluster_provisioned = Gauge(
+            "kuberay_cluster_condition_provisioned",
+            "Indicates whether the RayCluster is provisioned",
+            (*cluster, "condition"),
+            registry=registry,
+        )
+        self._cluster_provisioned_s = Gauge(
+            "kuberay_cluster_provisioned_duration_seconds",
+            "The time, in seconds, when a RayCluster's `RayClusterProvisioned` status transitions from false "
+            "(or unset) to true",
+            cluster,
+            registry=registry,
+        )
+        self._cluster_labels: dict[tuple[str, str], tuple[str, str]] = {}  # (name, ns) -> (owner kind, condition)
 
     # ---- rayservice.controller ReconcileMetrics -------------------------------------------------
 
@@ -214,6 +245,38 @@ class OperatorMetrics:
 
     def leader_status(self, name: str, leading: bool) -> None:
         self._leader.labels(name).set(1 if leading else 0)
+
+    # ---- RayCluster reconciler RayClusterMetrics -------------------------------------------------
+
+    def cluster_info(self, name: str, namespace: str, owner_kind: str) -> None:
+        owner, condition = self._cluster_labels.get((name, namespace), ("", ""))
+        if owner == owner_kind:
+            return
+        if owner:
+            self._cluster_info.remove(name, namespace, owner)
+        self._cluster_info.labels(name, namespace, owner_kind).set(1)
+        self._cluster_labels[(name, namespace)] = (owner_kind, condition)
+
+    def cluster_provisioned(self, name: str, namespace: str, provisioned: bool) -> None:
+        owner, condition = self._cluster_labels.get((name, namespace), ("", ""))
+        value = "true" if provisioned else "false"
+        if condition == value:
+            return
+        if condition:
+            self._cluster_provisioned.remove(name, namespace, condition)
+        self._cluster_provisioned.labels(name, namespace, value).set(1)
+        self._cluster_labels[(name, namespace)] = (owner, value)
+
+    def cluster_provisioned_duration(self, name: str, namespace: str, duration_s: float) -> None:
+        self._cluster_provisioned_s.labels(name, namespace).set(duration_s)
+
+    def forget_cluster(self, name: str, namespace: str) -> None:
+        owner, condition = self._cluster_labels.pop((name, namespace), ("", ""))
+        if owner:
+            self._cluster_info.remove(name, namespace, owner)
+        if condition:
+            self._cluster_provisioned.remove(name, namespace, condition)
+        self._cluster_provisioned_s.remove(name, namespace)
 
     # ---- rayservice.kube OnRequest ---------------------------------------------------------------
 

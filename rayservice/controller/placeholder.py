@@ -1,10 +1,10 @@
-"""Placeholder wiring until the RayCluster and RayService controllers exist: a ConfigMap stamping controller.
+"""A ConfigMap stamping controller: the smallest real controller, for exercising the runtime on its own.
 
-``rayservice run`` wires this controller so that the whole runtime (informers, queue, workers, leader
-election, metrics, a real write and the no-write-when-converged rule) runs end to end on any cluster. It
-watches only ConfigMaps labelled ``app.kubernetes.io/managed-by=rayservice`` and stamps each with the
-annotation ``rayservice.io/data-hash``: the SHA-256 of its ``data`` and ``binaryData``. The RayCluster and
-RayService controllers replace it in ``rayservice.cli``; nothing else depends on it.
+It runs the whole runtime (informers, queue, workers, leader election, metrics, a real write and the
+no-write-when-converged rule) without any Ray object, which is what the runtime's own integration tests
+need. It watches only ConfigMaps labelled ``app.kubernetes.io/managed-by=rayservice`` and stamps each with
+the annotation ``rayservice.io/data-hash``: the SHA-256 of its ``data`` and ``binaryData``. ``rayservice
+run`` does not wire it: it runs the RayCluster controller.
 
 Guarantees:
 1. A ConfigMap whose stamp matches its data gets no write at all (converged: zero API writes).

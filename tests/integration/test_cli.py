@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -16,11 +17,12 @@ import aiohttp
 import pytest
 import yaml
 
-from rayservice.controller import STAMP_ANNOTATION
-from rayservice.kube import CONFIG_MAPS, LEASES, KubeClient
+from rayservice.kube import LEASES, RAY_CLUSTERS, KubeClient, Resource
 
 DEADLINE_S = 20.0
 ROOT = Path(__file__).resolve().parents[2]
+CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", namespaced=False)
+SAMPLE_CLUSTER = yaml.safe_load((ROOT / "manifests" / "samples" / "ray.io_v1_raycluster.yaml").read_text())
 
 
 async def spawn(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
@@ -49,21 +51,49 @@ async def ensure_ended(process: asyncio.subprocess.Process) -> None:
         await process.communicate()
 
 
-@pytest.fixture
-async def external_kubeconfig(tmp_path: Path) -> AsyncIterator[Path]:
-    """An embedded API server in its own process, as ``make run`` starts it."""
+@contextlib.asynccontextmanager
+async def external_apiserver(tmp_path: Path, *, crds: bool) -> AsyncIterator[Path]:
+    """An embedded API server with a simulated node in its own process, as ``make run`` starts it."""
     kubeconfig = tmp_path / "kubeconfig"
-    server = await spawn("-m", "e2e.localcluster", "apiserver", "--port", "0", "--kubeconfig", str(kubeconfig))
+    server = await spawn(
+        "-m", "e2e.localcluster", "apiserver", "--port", "0", "--kubeconfig", str(kubeconfig), "--simulate-node"
+    )
     try:
         assert server.stdout is not None
         async with asyncio.timeout(DEADLINE_S):
             line = (await server.stdout.readline()).decode()
         assert line.startswith("localcluster: API server on"), line
+        if crds:
+            async with await KubeClient.from_kubeconfig(kubeconfig) as client:
+                for path in sorted((ROOT / "manifests" / "crd").glob("*.yaml")):
+                    for doc in yaml.safe_load_all(path.read_text()):
+                        if doc:
+                            await client.create(CRDS, doc)
         yield kubeconfig
     finally:
         if server.returncode is None:
             server.send_signal(signal.SIGTERM)
         await finish(server)
+
+
+@pytest.fixture
+async def external_kubeconfig(tmp_path: Path) -> AsyncIterator[Path]:
+    """An API server in another process, serving the CRDs."""
+    async with external_apiserver(tmp_path, crds=True) as kubeconfig:
+        yield kubeconfig
+
+
+async def ready_status(client: KubeClient, name: str) -> dict[str, Any]:
+    """The RayCluster's status once it is ``ready``, awaited on a watch."""
+    selector = f"metadata.name={name}"
+    async with asyncio.timeout(DEADLINE_S):
+        stream = client.watch(RAY_CLUSTERS, namespace="default", field_selector=selector)
+        async with contextlib.aclosing(stream) as changes:
+            async for change in changes:
+                status: dict[str, Any] = change["object"].get("status") or {}
+                if status.get("state") == "ready":
+                    return status
+    raise AssertionError(f"the watch of {name} ended before it was ready")
 
 
 class LogReader:
@@ -105,19 +135,18 @@ async def test_run_reconciles_serves_probes_and_exits_0_after_a_clean_shutdown_o
         port = (await logs.until(event("health_server_listening")))["port"]
         await logs.until(event("controllers_started"))
         async with await KubeClient.from_kubeconfig(external_kubeconfig) as client:
-            labels = {"app.kubernetes.io/managed-by": "rayservice"}
-            body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "demo", "labels": labels}}
-            await client.create(CONFIG_MAPS, {**body, "data": {"a": "1"}}, namespace="default")
-            stamped = await logs.until(event("configmap_stamped", key="default/demo"))
-            assert stamped["controller"] == "configmap-stamp" and stamped["reconcile_id"]
-            stored = await client.get(CONFIG_MAPS, "demo", namespace="default")
-            assert stored["metadata"]["annotations"][STAMP_ANNOTATION] == stamped["stamp"]
+            await client.create(RAY_CLUSTERS, SAMPLE_CLUSTER, namespace="default")
+            created = await logs.until(event("pod_created", key="default/raycluster-sample", role="head"))
+            assert created["controller"] == "raycluster" and created["reconcile_id"]
+            status = await ready_status(client, "raycluster-sample")
+            assert (status["desiredWorkerReplicas"], status["readyWorkerReplicas"]) == (2, 2)
             async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as http:
                 async with http.get("/readyz") as resp:
                     assert resp.status == 200
                 async with http.get("/metrics") as resp:
                     text = await resp.text()
-            assert 'controller_runtime_reconcile_total{controller="configmap-stamp",result="success"}' in text
+            assert 'controller_runtime_reconcile_total{controller="raycluster",result="requeue_after"}' in text
+            assert 'kuberay_cluster_info{name="raycluster-sample",namespace="default",owner_kind="None"} 1.0' in text
             assert 'leader_election_master_status{name="rayservice-operator"} 1.0' in text
 
             operator.send_signal(signal.SIGTERM)
@@ -168,6 +197,16 @@ async def test_an_unreachable_api_server_exits_1_with_a_one_line_error(tmp_path:
     assert code == 1
     assert err.count("\n") == 1, err
     assert err.startswith("rayservice: error: cannot reach the Kubernetes API server") and str(port) in err
+
+
+async def test_an_api_server_without_the_crds_exits_1_saying_to_install_them(tmp_path: Path) -> None:
+    async with external_apiserver(tmp_path, crds=False) as kubeconfig:
+        code, _, err = await finish(await spawn("-m", "rayservice", "run", "--kubeconfig", str(kubeconfig)))
+    assert code == 1
+    assert err == (
+        "rayservice: error: the API server does not serve ray.io/v1 RayClusters: install the CRDs "
+        "(kubectl apply -f manifests/crd)\n"
+    )
 
 
 async def test_a_missing_kubeconfig_exits_1_with_a_one_line_error(tmp_path: Path) -> None:

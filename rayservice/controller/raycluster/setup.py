@@ -1,0 +1,70 @@
+"""The RayCluster controller: the reconcile function bound to its dependencies, and the informers that wake it.
+
+Guarantees:
+1. A RayCluster add, update or delete enqueues that RayCluster.
+2. A Pod add, update or delete enqueues the RayCluster its ``ray.io/cluster`` label names (the label the
+   reconcile reads pods by), in the pod's namespace; a Service event enqueues its controlling RayCluster
+   (``ray.io``), so Services of a RayService never wake a RayCluster.
+3. The controller reads only the shared ``caches`` it is given and adds no informer of its own: the caller
+   runs every informer of ``caches`` (``Manager.add_informer``) before the controller starts.
+4. One ``InFlight`` tracker per controller, on the controller's clock.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from typing import Final, Protocol
+
+from rayservice.api import RAY_CLUSTER_LABEL
+from rayservice.clock import Clock
+from rayservice.controller.caches import Caches
+from rayservice.controller.controller import Controller
+from rayservice.controller.raycluster.inflight import InFlight
+from rayservice.controller.raycluster.reconcile import (
+    ClusterApi,
+    EventSink,
+    RayClusterDeps,
+    RayClusterMetrics,
+    reconcile,
+)
+from rayservice.controller.worker import ReconcileMetrics
+from rayservice.informers import enqueue_by_label, enqueue_owner
+from rayservice.queue import QueueMetrics
+
+CONTROLLER_NAME: Final = "raycluster"
+
+
+class RayClusterControllerMetrics(RayClusterMetrics, ReconcileMetrics, QueueMetrics, Protocol):
+    """What the controller reports to; ``rayservice.metrics.OperatorMetrics`` is one."""
+
+
+def raycluster_controller(
+    kube: ClusterApi,
+    caches: Caches,
+    *,
+    workers: int,
+    clock: Clock,
+    rng: random.Random,
+    metrics: RayClusterControllerMetrics,
+    events: EventSink,
+) -> Controller:
+    """The RayCluster controller, watching the informers of ``caches`` (see the module docstring)."""
+    deps = RayClusterDeps(
+        kube=kube, caches=caches, events=events, clock=clock, rng=rng, inflight=InFlight(clock=clock), metrics=metrics
+    )
+    controller = Controller(
+        CONTROLLER_NAME,
+        functools.partial(reconcile, deps=deps),
+        workers=workers,
+        clock=clock,
+        queue_metrics=metrics,
+        metrics=metrics,
+    )
+    for informer in caches.rayclusters.informers:
+        controller.watch(informer)
+    for informer in caches.pods.informers:
+        controller.watch(informer, enqueue_by_label(RAY_CLUSTER_LABEL))
+    for informer in caches.services.informers:
+        controller.watch(informer, enqueue_owner("RayCluster", group="ray.io"))
+    return controller
