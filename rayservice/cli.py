@@ -123,6 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=4,
         help="concurrent reconciles per controller; one object is never reconciled twice at once (default 4)",
     )
+    run.add_argument(
+        "--kube-api-qps",
+        metavar="QPS",
+        type=_positive_float,
+        default=100.0,
+        help="client-side limit on requests per second to the API server (default 100)",
+    )
+    run.add_argument(
+        "--kube-api-burst",
+        metavar="N",
+        type=_positive_int,
+        default=200,
+        help="requests allowed at once above the QPS limit (default 200)",
+    )
     run.add_argument("--log-format", choices=FORMATS, default="json", help="json lines (default) or console for humans")
     run.add_argument(
         "--log-level", choices=LEVELS, default="info", type=str.lower, help="minimum level logged (default info)"
@@ -150,6 +164,8 @@ class _Settings:
     metrics_port: int
     workers: int
     election: LeaderElectionConfig | None
+    qps: float = 100.0
+    burst: int = 200
 
 
 def _settings(args: argparse.Namespace) -> _Settings:
@@ -166,7 +182,8 @@ def _settings(args: argparse.Namespace) -> _Settings:
         election = LeaderElectionConfig(namespace=namespace, identity=identity, name=args.leader_election_id)
     host, port = args.metrics_addr
     namespaces = list(dict.fromkeys(ns for group in args.namespace or [] for ns in group))
-    return _Settings(kubeconfig, namespaces, host, port, args.workers, election)
+    return _Settings(kubeconfig, namespaces, host, port, args.workers, election, args.kube_api_qps,
+                     args.kube_api_burst)
 
 
 # ---- run ------------------------------------------------------------------------------------------
@@ -176,7 +193,7 @@ async def _run(settings: _Settings) -> int:
     registry = new_registry()
     metrics = OperatorMetrics(registry)
     async with contextlib.AsyncExitStack() as stack:
-        client = await _client(settings.kubeconfig, metrics)
+        client = await _client(settings.kubeconfig, metrics, qps=settings.qps, burst=settings.burst)
         stack.push_async_callback(client.close)
         await _preflight(client, settings.namespaces)
         elector = None
@@ -263,11 +280,12 @@ async def _run_until_signalled(manager: Manager, metrics_address: str) -> int:
     return EXIT_OK
 
 
-async def _client(kubeconfig: str | None, metrics: OperatorMetrics) -> KubeClient:
+async def _client(kubeconfig: str | None, metrics: OperatorMetrics, *, qps: float = 100.0,
+                  burst: int = 200) -> KubeClient:
     try:
         if kubeconfig is None:
-            return KubeClient.in_cluster(on_request=metrics.on_request)
-        return await KubeClient.from_kubeconfig(kubeconfig, on_request=metrics.on_request)
+            return KubeClient.in_cluster(on_request=metrics.on_request, qps=qps, burst=burst)
+        return await KubeClient.from_kubeconfig(kubeconfig, on_request=metrics.on_request, qps=qps, burst=burst)
     except KubeConfigError as exc:
         raise CliError(f"cannot load the Kubernetes configuration: {exc}") from None
 
@@ -318,6 +336,16 @@ def _address(value: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or int(port) > 65535:
         raise argparse.ArgumentTypeError(f"{value!r} is not [HOST]:PORT (e.g. :8080 or 127.0.0.1:8080)")
     return host.strip("[]"), int(port)
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
+    return number
 
 
 def _positive_int(value: str) -> int:
