@@ -11,8 +11,8 @@ Guarantees:
    creates the Prometheus registry and configures logging.
 
 Wiring: ``_wire_controllers`` builds the shared informer caches once (every informer goes to the manager)
-and one ``EventRecorder``, and ``_controllers`` makes one controller per kind on them: the RayCluster
-controller now, the RayService controller next to it.
+and one ``EventRecorder``, and ``_controllers`` makes one controller per kind on them: RayCluster and
+RayService. The RayService controller reaches Ray dashboards through one shared ``DashboardClients``.
 """
 
 from __future__ import annotations
@@ -46,9 +46,11 @@ from rayservice.controller import (
 from rayservice.controller.caches import Caches, build_caches
 from rayservice.controller.events import EventRecorder
 from rayservice.controller.raycluster.setup import raycluster_controller
+from rayservice.controller.rayservice.setup import rayservice_controller
 from rayservice.kube import RAY_CLUSTERS, ApiError, KubeClient, KubeConfigError, KubeError, NotFound
 from rayservice.logging import FORMATS, LEVELS, configure_logging
 from rayservice.metrics import OperatorMetrics, new_registry
+from rayservice.ray import DashboardClients
 
 PROG: Final = "rayservice"
 EXIT_OK: Final = 0
@@ -137,6 +139,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=200,
         help="requests allowed at once above the QPS limit (default 200)",
     )
+    run.add_argument(
+        "--dashboard-port",
+        metavar="PORT",
+        type=_positive_int,
+        help="port of every Ray head's dashboard (default: the head's dashboard-port, else 8265)",
+    )
+    run.add_argument(
+        "--dashboard-token-file",
+        metavar="PATH",
+        help="file holding a bearer token sent to Ray dashboards (and nowhere else)",
+    )
     run.add_argument("--log-format", choices=FORMATS, default="json", help="json lines (default) or console for humans")
     run.add_argument(
         "--log-level", choices=LEVELS, default="info", type=str.lower, help="minimum level logged (default info)"
@@ -166,6 +179,8 @@ class _Settings:
     election: LeaderElectionConfig | None
     qps: float = 100.0
     burst: int = 200
+    dashboard_port: int | None = None
+    dashboard_token: str | None = None
 
 
 def _settings(args: argparse.Namespace) -> _Settings:
@@ -182,8 +197,15 @@ def _settings(args: argparse.Namespace) -> _Settings:
         election = LeaderElectionConfig(namespace=namespace, identity=identity, name=args.leader_election_id)
     host, port = args.metrics_addr
     namespaces = list(dict.fromkeys(ns for group in args.namespace or [] for ns in group))
+    token = None
+    if args.dashboard_token_file:
+        try:
+            token = Path(args.dashboard_token_file).read_text().strip() or None
+        except OSError as exc:
+            raise CliError(f"cannot read the dashboard token file {args.dashboard_token_file}: "
+                           f"{exc.strerror}") from None
     return _Settings(kubeconfig, namespaces, host, port, args.workers, election, args.kube_api_qps,
-                     args.kube_api_burst)
+                     args.kube_api_burst, args.dashboard_port, token)
 
 
 # ---- run ------------------------------------------------------------------------------------------
@@ -206,22 +228,25 @@ async def _run(settings: _Settings) -> int:
             registry=registry, ready=lambda: manager.is_ready, host=settings.metrics_host, port=settings.metrics_port
         )
         manager.add_server(health)
-        _wire_controllers(manager, client, settings.namespaces, settings.workers, metrics)
+        dashboards = DashboardClients(token=settings.dashboard_token)
+        stack.push_async_callback(dashboards.close)
+        _wire_controllers(manager, client, settings, metrics, dashboards)
         address = f"{settings.metrics_host}:{settings.metrics_port}"
         return await _run_until_signalled(manager, address)
     raise AssertionError("unreachable")  # mypy: AsyncExitStack may swallow exceptions
 
 
 def _wire_controllers(
-    manager: Manager, client: KubeClient, namespaces: list[str], workers: int, metrics: OperatorMetrics
+    manager: Manager, client: KubeClient, settings: _Settings, metrics: OperatorMetrics, dashboards: DashboardClients
 ) -> None:
     """The shared caches (built once; the manager runs every informer), then every controller on them."""
-    caches = build_caches(client, namespaces, clock=SYSTEM_CLOCK)
+    caches = build_caches(client, settings.namespaces, clock=SYSTEM_CLOCK)
     for informer in caches.informers:
         manager.add_informer(informer)
     events = EventRecorder(client, clock=SYSTEM_CLOCK)
     controllers = _controllers(
-        client, caches, workers=workers, clock=SYSTEM_CLOCK, rng=random.Random(), metrics=metrics, events=events
+        client, caches, workers=settings.workers, clock=SYSTEM_CLOCK, rng=random.Random(), metrics=metrics,
+        events=events, dashboards=dashboards, dashboard_port=settings.dashboard_port,
     )
     for controller in controllers:
         manager.add(controller)
@@ -236,13 +261,14 @@ def _controllers(
     rng: random.Random,
     metrics: OperatorMetrics,
     events: EventRecorder,
+    dashboards: DashboardClients,
+    dashboard_port: int | None = None,
 ) -> list[Controller]:
     """One controller per kind, sharing the client, caches, clock, randomness, metrics and event recorder."""
     return [
         raycluster_controller(kube, caches, workers=workers, clock=clock, rng=rng, metrics=metrics, events=events),
-        # The RayService controller goes here, with the same arguments plus its dashboard client factory:
-        # rayservice.controller.rayservice.setup.rayservice_controller(kube, caches, dashboard_factory=...,
-        #     workers=workers, clock=clock, rng=rng, metrics=metrics, events=events),
+        rayservice_controller(kube, caches, dashboard_factory=dashboards, workers=workers, clock=clock, rng=rng,
+                              metrics=metrics, events=events, dashboard_port=dashboard_port),
     ]
 
 

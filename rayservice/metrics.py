@@ -25,6 +25,11 @@ metric                                                         fed by
 ``condition}``                                                 series ``condition="true"|"false"``)
 ``kuberay_cluster_provisioned_duration_seconds{name,``         ``cluster_provisioned_duration``
 ``namespace}``
+``kuberay_service_info{name,namespace}``                       ``service_observed`` (1)
+``kuberay_service_condition_ready{name,namespace,condition}``  ``service_observed`` (1, one series)
+``kuberay_service_condition_upgrade_in_progress{name,``        ``service_observed`` (1, one series)
+``namespace,condition}``
+``rayservice_upgrade_duration_seconds{namespace}``             ``service_upgraded`` (histogram)
 =============================================================  =========================================
 
 Guarantees:
@@ -62,6 +67,7 @@ RECONCILE_TIME_BUCKETS_S: Final = (
 )
 """controller-runtime's reconcile time buckets."""
 
+UPGRADE_BUCKETS_S: Final = (5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
 QUEUE_BUCKETS_S: Final = tuple(1e-8 * 10**exponent for exponent in range(10))
 """client-go's workqueue buckets: 10 ns to 10 s, by powers of ten."""
 
@@ -192,6 +198,32 @@ class OperatorMetrics:
             registry=registry,
         )
         self._cluster_labels: dict[tuple[str, str], tuple[str, str]] = {}  # (name, ns) -> (owner kind, condition)
+        service = ("name", "namespace")
+        self._service_info = Gauge(
+            "kuberay_service_info", "Metadata information about RayService custom resources", service,
+            registry=registry,
+        )
+        self._service_ready = Gauge(
+            "kuberay_service_condition_ready",
+            "Describes whether the RayService is ready. Ready means users can send requests to the underlying "
+            "cluster and the number of serve endpoints is greater than 0.",
+            (*service, "condition"),
+            registry=registry,
+        )
+        self._service_upgrading = Gauge(
+            "kuberay_service_condition_upgrade_in_progress",
+            "Describes whether the RayService is performing a zero-downtime upgrade.",
+            (*service, "condition"),
+            registry=registry,
+        )
+        self._upgrade_duration = Histogram(
+            "rayservice_upgrade_duration_seconds",
+            "Seconds from the creation of a RayService's pending RayCluster to the switch of traffic to it.",
+            ("namespace",),
+            buckets=UPGRADE_BUCKETS_S,
+            registry=registry,
+        )
+        self._service_labels: dict[tuple[str, str], tuple[str, str]] = {}  # (name, ns) -> (ready, upgrading)
 
     # ---- rayservice.controller ReconcileMetrics -------------------------------------------------
 
@@ -277,6 +309,33 @@ class OperatorMetrics:
         if condition:
             self._cluster_provisioned.remove(name, namespace, condition)
         self._cluster_provisioned_s.remove(name, namespace)
+
+    # ---- RayService reconciler RayServiceMetrics -------------------------------------------------
+
+    def service_observed(self, name: str, namespace: str, *, ready: bool, upgrading: bool) -> None:
+        new = ("true" if ready else "false", "true" if upgrading else "false")
+        old = self._service_labels.get((name, namespace))
+        if old == new:
+            return
+        self._service_info.labels(name, namespace).set(1)
+        if old is not None:
+            self._service_ready.remove(name, namespace, old[0])
+            self._service_upgrading.remove(name, namespace, old[1])
+        self._service_ready.labels(name, namespace, new[0]).set(1)
+        self._service_upgrading.labels(name, namespace, new[1]).set(1)
+        self._service_labels[(name, namespace)] = new
+
+    def forget_service(self, name: str, namespace: str) -> None:
+        old = self._service_labels.pop((name, namespace), None)
+        if old is None:
+            return
+        self._service_info.remove(name, namespace)
+        self._service_ready.remove(name, namespace, old[0])
+        self._service_upgrading.remove(name, namespace, old[1])
+
+    def service_upgraded(self, name: str, namespace: str, duration_s: float) -> None:
+        del name  # one series per namespace: a histogram per object would multiply series
+        self._upgrade_duration.labels(namespace).observe(duration_s)
 
     # ---- rayservice.kube OnRequest ---------------------------------------------------------------
 

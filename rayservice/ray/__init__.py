@@ -13,6 +13,7 @@ Import from here, not from the modules.
 from rayservice.ray.dashboard import (
     DASHBOARD_PORT,
     DashboardClient,
+    DashboardClients,
     HttpDashboardClient,
     dashboard_url,
 )
@@ -31,6 +32,7 @@ from rayservice.ray.serve_status import (
 __all__ = [
     "DASHBOARD_PORT",
     "DashboardClient",
+    "DashboardClients",
     "DashboardError",
     "DashboardRejected",
     "DashboardUnavailable",

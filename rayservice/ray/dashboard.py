@@ -118,3 +118,26 @@ class HttpDashboardClient:
 
 def _text(body: bytes) -> str:
     return body.decode("utf-8", errors="replace")
+
+
+class DashboardClients:
+    """Makes `HttpDashboardClient`s that share one aiohttp session (opened on first use, closed by `close`).
+
+    The operator's CLI owns one of these: it may not import aiohttp itself (STYLE §1).
+    """
+
+    def __init__(self, *, timeout_s: float = 2.0, token: str | None = None, max_connections: int = 256) -> None:
+        self._timeout_s = timeout_s
+        self._token = token
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def __call__(self, base_url: str) -> HttpDashboardClient:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._max_connections))
+        return HttpDashboardClient(base_url, session=self._session, timeout_s=self._timeout_s, token=self._token)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

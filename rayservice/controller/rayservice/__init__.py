@@ -1,0 +1,129 @@
+"""The RayService controller: a Ray cluster plus a Serve config behind two stable Services, upgraded without downtime.
+
+Pure decisions:
+- ``validate``: ``check_service`` -> the Serve config to deploy, or the problems that stop everything.
+- ``desired``: the RayCluster made for a RayService, ``<name>-head-svc`` and the serve Service.
+- ``patches``: in-place scaling of a cluster and the fields of a Service that differ.
+- ``upgrade``: ``decide`` -> ``ClusterPlan``: active and pending clusters, creates, deletes, deadlines.
+- ``health``: when an unhealthy active cluster is due for replacement (thresholds, backoff).
+- ``serve_diff``: ``decide_serve`` (PUT or not) and ``is_serving`` (may traffic switch).
+- ``status``: ``compute_status`` (the only builder of RayService status) and ``requeue_after_s``.
+
+The async shell: ``reconcile`` (one pass), ``observe`` (cache and dashboard reads), ``submit`` (the PUT),
+``traffic`` (Services and the switch), ``writes`` (every API write), ``memory`` (per-cluster notes kept in
+this process), ``deps`` (the interfaces), ``setup`` (``rayservice_controller``: the wiring).
+
+Import from here, not from the modules.
+"""
+
+from rayservice.controller.rayservice.deps import (
+    DEFAULT_DASHBOARD_TIMEOUT_S,
+    NO_RAYSERVICE_METRICS,
+    DashboardFactory,
+    Deps,
+    EventEmitter,
+    KubeWriter,
+    RayServiceMetrics,
+)
+from rayservice.controller.rayservice.desired import (
+    REPLACEMENTS_ANNOTATION,
+    desired_cluster,
+    desired_head_service,
+    desired_serve_service,
+    owner_reference,
+    serve_service_name_of,
+)
+from rayservice.controller.rayservice.health import Health, replacement_backoff_s, replacement_due, unhealthy_since
+from rayservice.controller.rayservice.memory import ClusterMemory
+from rayservice.controller.rayservice.observe import head_address
+from rayservice.controller.rayservice.patches import scale_patch, service_patch
+from rayservice.controller.rayservice.reconcile import reconcile
+from rayservice.controller.rayservice.serve_diff import (
+    LastPut,
+    ServeDecision,
+    apps_missing,
+    config_digest,
+    decide_serve,
+    desired_app_names,
+    is_serving,
+)
+from rayservice.controller.rayservice.setup import (
+    CONTROLLER_NAME,
+    ControllerMetrics,
+    rayservice_controller,
+    slice_owner,
+)
+from rayservice.controller.rayservice.status import (
+    CONVERGING_REQUEUE_S,
+    STARTING_REQUEUE_S,
+    STEADY_REQUEUE_S,
+    ClusterReport,
+    compute_status,
+    count_serve_endpoints,
+    requeue_after_s,
+)
+from rayservice.controller.rayservice.upgrade import (
+    ClusterFacts,
+    ClusterPlan,
+    NewCluster,
+    cluster_facts,
+    current_clusters,
+    decide,
+    deletion_deadline,
+    recorded_clusters,
+)
+from rayservice.controller.rayservice.validate import ServiceCheck, check_service, ignored_fields
+
+__all__ = [
+    "CONTROLLER_NAME",
+    "CONVERGING_REQUEUE_S",
+    "DEFAULT_DASHBOARD_TIMEOUT_S",
+    "NO_RAYSERVICE_METRICS",
+    "REPLACEMENTS_ANNOTATION",
+    "STARTING_REQUEUE_S",
+    "STEADY_REQUEUE_S",
+    "ClusterFacts",
+    "ClusterMemory",
+    "ClusterPlan",
+    "ClusterReport",
+    "ControllerMetrics",
+    "DashboardFactory",
+    "Deps",
+    "EventEmitter",
+    "Health",
+    "KubeWriter",
+    "LastPut",
+    "NewCluster",
+    "RayServiceMetrics",
+    "ServeDecision",
+    "ServiceCheck",
+    "apps_missing",
+    "check_service",
+    "cluster_facts",
+    "compute_status",
+    "config_digest",
+    "count_serve_endpoints",
+    "current_clusters",
+    "decide",
+    "decide_serve",
+    "deletion_deadline",
+    "desired_app_names",
+    "desired_cluster",
+    "desired_head_service",
+    "desired_serve_service",
+    "head_address",
+    "ignored_fields",
+    "is_serving",
+    "owner_reference",
+    "rayservice_controller",
+    "reconcile",
+    "recorded_clusters",
+    "replacement_backoff_s",
+    "replacement_due",
+    "requeue_after_s",
+    "scale_patch",
+    "serve_service_name_of",
+    "service_patch",
+    "slice_owner",
+    "unhealthy_since",
+]

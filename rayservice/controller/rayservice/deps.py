@@ -1,0 +1,121 @@
+"""What the RayService reconciler works with: the API writes it makes, its caches, Ray, events, metrics, time.
+
+Guarantees:
+1. Each interface is the few calls the reconciler makes: ``KubeClient`` is a ``KubeWriter``,
+   ``EventRecorder`` an ``EventEmitter``, ``functools.partial(HttpDashboardClient, session=...)`` a
+   ``DashboardFactory``; tests pass fakes.
+2. ``RayServiceMetrics`` receives, per reconcile, whether each RayService is Ready and upgrading, and each
+   finished upgrade's duration; ``NO_RAYSERVICE_METRICS`` drops them.
+3. ``Deps.dashboard_port`` ``None`` reaches each cluster's dashboard on its head's ``dashboard-port`` start
+   parameter (8265 by default); a number overrides it for every cluster. Every dashboard call is bounded by
+   ``dashboard_timeout_s`` (2 s).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol, final
+
+from rayservice.clock import SYSTEM_CLOCK, Clock
+from rayservice.controller.caches import Caches
+from rayservice.controller.rayservice.memory import ClusterMemory
+from rayservice.kube import Patch, PatchType, Preconditions, Resource
+from rayservice.ray import DashboardClient
+
+DEFAULT_DASHBOARD_TIMEOUT_S: Final = 2.0
+
+DashboardFactory = Callable[[str], DashboardClient]
+"""Makes the client of the dashboard at a base URL (``http://<head pod IP>:<port>``)."""
+
+
+class KubeWriter(Protocol):
+    """The API calls the reconciler makes; reads come from the caches, except one live read after a conflict."""
+
+    async def get(self, resource: Resource, name: str, *, namespace: str | None = None) -> dict[str, Any]: ...
+
+    async def create(
+        self, resource: Resource, body: Mapping[str, Any], *, namespace: str | None = None
+    ) -> dict[str, Any]: ...
+
+    async def patch(
+        self,
+        resource: Resource,
+        name: str,
+        patch: Patch,
+        *,
+        namespace: str | None = None,
+        patch_type: PatchType = PatchType.MERGE,
+    ) -> dict[str, Any]: ...
+
+    async def replace_status(
+        self, resource: Resource, name: str, body: Mapping[str, Any], *, namespace: str | None = None
+    ) -> dict[str, Any]: ...
+
+    async def delete(
+        self,
+        resource: Resource,
+        name: str,
+        *,
+        namespace: str | None = None,
+        preconditions: Preconditions | None = None,
+    ) -> dict[str, Any]: ...
+
+
+class EventEmitter(Protocol):
+    """Writes a core/v1 Event about ``obj``; never raises for an API failure."""
+
+    async def emit(self, obj: Mapping[str, Any], type_: str, reason: str, message: str) -> None: ...
+
+
+class RayServiceMetrics(Protocol):
+    """Receives what ``kuberay_service_*`` and the upgrade duration histogram report."""
+
+    def service_observed(self, name: str, namespace: str, *, ready: bool, upgrading: bool) -> None:
+        """The RayService exists; its Ready and UpgradeInProgress conditions are as given."""
+        ...
+
+    def forget_service(self, name: str, namespace: str) -> None:
+        """The RayService is gone: drop its series."""
+        ...
+
+    def service_upgraded(self, name: str, namespace: str, duration_s: float) -> None:
+        """Traffic moved to a new cluster ``duration_s`` after that cluster was created."""
+        ...
+
+
+@final
+class _NoRayServiceMetrics:
+    __slots__ = ()
+
+    def service_observed(self, name: str, namespace: str, *, ready: bool, upgrading: bool) -> None:
+        pass
+
+    def forget_service(self, name: str, namespace: str) -> None:
+        pass
+
+    def service_upgraded(self, name: str, namespace: str, duration_s: float) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return "NO_RAYSERVICE_METRICS"
+
+
+NO_RAYSERVICE_METRICS: Final[RayServiceMetrics] = _NoRayServiceMetrics()
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    """Everything one reconcile reads from and writes to."""
+
+    kube: KubeWriter
+    caches: Caches
+    dashboard_factory: DashboardFactory
+    events: EventEmitter
+    clock: Clock = SYSTEM_CLOCK
+    rng: random.Random = field(default_factory=random.Random)
+    metrics: RayServiceMetrics = NO_RAYSERVICE_METRICS
+    memory: ClusterMemory = field(default_factory=ClusterMemory)
+    dashboard_port: int | None = None
+    dashboard_timeout_s: float = DEFAULT_DASHBOARD_TIMEOUT_S

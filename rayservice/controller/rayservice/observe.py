@@ -1,0 +1,216 @@
+"""What one pass reads: the RayService's clusters, Services and endpoints from the caches, and Ray's Serve state.
+
+Guarantees:
+1. Cache reads only: ``observe`` makes no API request. Clusters and Services count only when the RayService
+   (this incarnation: same uid) controls them; EndpointSlices only in the RayService's namespace.
+2. ``selected`` lists the clusters the serve Service, then the head Service, select, without repeats.
+3. ``head_address`` is ``http://<IP>:<dashboard port>`` of a Running and Ready head pod of the cluster (by
+   uid, not only by name), or, when the pod cache holds no pod of the cluster at all, of the head IP its
+   status reports while its ``HeadPodReady`` condition is True; else ``None``.
+4. ``read_clusters`` makes one ``GET /api/serve/applications/`` per cluster with a ready head, each bounded by
+   ``deps.dashboard_timeout_s``; a failure is returned as a message (and counted in ``deps.memory``), never
+   raised. Application statuses keep their ``healthLastUpdateTime`` from the stored status of that cluster.
+5. ``active_health``: the active cluster's Serve applications UNHEALTHY or DEPLOY_FAILED since the stored
+   time; and the unreachable clock in ``deps.memory`` runs while its head is not ready, its dashboard does not
+   answer or it has none of the desired applications, and stops once it has them.
+
+The dashboard read is the only await; everything else is synchronous.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import structlog
+
+from rayservice.api import ObjectKey
+from rayservice.api.labels import NODE_TYPE_HEAD, NODE_TYPE_LABEL, RAY_CLUSTER_LABEL
+from rayservice.api.raycluster import CONDITION_HEAD_POD_READY
+from rayservice.controller.caches import CLUSTER_INDEX, SERVICE_NAME_INDEX
+from rayservice.controller.names import rayservice_head_service_name
+from rayservice.controller.rayservice._raw import (
+    RawObject,
+    controller_uid,
+    find_condition,
+    is_controlled_by,
+    is_deleting,
+    labels_of,
+    mapping,
+    name_of,
+    namespace_of,
+    spec_of,
+    status_of,
+    uid_of,
+)
+from rayservice.controller.rayservice.deps import Deps
+from rayservice.controller.rayservice.desired import serve_service_name_of
+from rayservice.controller.rayservice.health import Health, unhealthy_since
+from rayservice.controller.rayservice.status import count_serve_endpoints
+from rayservice.informers import OWNER_UID_INDEX
+from rayservice.ray import (
+    DASHBOARD_PORT,
+    DashboardError,
+    ServeAppStatus,
+    compute_application_statuses,
+    dashboard_url,
+    observed_applications,
+)
+
+_DASHBOARD_PORT_PARAM: Final = "dashboard-port"
+
+_log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """The RayService's objects as the caches show them."""
+
+    clusters: Mapping[str, RawObject]
+    head_service: RawObject | None
+    serve_service: RawObject | None
+    selected: tuple[str, ...]
+    serve_endpoints: int
+
+
+@dataclass(frozen=True, slots=True)
+class ServeState:
+    """What one dashboard read told of a cluster: where, Ray's answer (``None`` on failure), app statuses."""
+
+    address: str
+    answer: Mapping[str, Any] | None
+    statuses: Mapping[str, ServeAppStatus] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def apps(self) -> dict[str, Mapping[str, Any]]:
+        """The applications Ray reports, by name (``{}`` when the read failed)."""
+        return observed_applications(self.answer) if self.answer is not None else {}
+
+
+def observe(service: RawObject, deps: Deps) -> Observed:
+    """Guarantees 1-2."""
+    caches, uid, namespace = deps.caches, uid_of(service), namespace_of(service)
+    clusters = {
+        name_of(cluster): cluster
+        for cluster in caches.rayclusters.by_index(OWNER_UID_INDEX, uid)
+        if namespace_of(cluster) == namespace and is_controlled_by(cluster, uid)
+    }
+    head_name = rayservice_head_service_name(name_of(service))
+    serve_name = serve_service_name_of(service)
+    head = _owned(caches.services.get(ObjectKey(namespace, head_name)), uid)
+    serve = _owned(caches.services.get(ObjectKey(namespace, serve_name)), uid)
+    selected: list[str] = []
+    for svc in (serve, head):
+        cluster = mapping(spec_of(svc).get("selector")).get(RAY_CLUSTER_LABEL) if svc is not None else None
+        if isinstance(cluster, str) and cluster and cluster not in selected:
+            selected.append(cluster)
+    slices = caches.endpointslices.by_index(SERVICE_NAME_INDEX, serve_name)
+    endpoints = count_serve_endpoints(slices, service=serve_name, namespace=namespace) if serve is not None else 0
+    return Observed(clusters, head, serve, tuple(selected), endpoints)
+
+
+def head_address(cluster: RawObject, pods: Iterable[RawObject], *, port: int | None) -> str | None:
+    """``http://<head IP>:<dashboard port>`` of a ready head (guarantee 3), or ``None``."""
+    uid = uid_of(cluster)
+    mine = [
+        pod
+        for pod in pods
+        if namespace_of(pod) == namespace_of(cluster)
+        and labels_of(pod).get(RAY_CLUSTER_LABEL) == name_of(cluster)
+        and controller_uid(pod) in (None, uid)
+    ]
+    if mine:
+        ready = sorted(
+            str(status_of(pod).get("podIP"))
+            for pod in mine
+            if labels_of(pod).get(NODE_TYPE_LABEL) == NODE_TYPE_HEAD
+            and not is_deleting(pod)
+            and _is_ready(pod)
+            and status_of(pod).get("podIP")
+        )
+        ip = ready[0] if ready else None
+    else:
+        status = status_of(cluster)
+        condition = find_condition(status.get("conditions"), CONDITION_HEAD_POD_READY)
+        head_ip = mapping(status.get("head")).get("podIP")
+        ip = str(head_ip) if condition is not None and condition.get("status") == "True" and head_ip else None
+    return dashboard_url(ip, port if port is not None else _dashboard_port(cluster)) if ip else None
+
+
+async def read_clusters(
+    service: RawObject, observed: Observed, names: Iterable[str | None], deps: Deps
+) -> dict[str, ServeState]:
+    """One Serve read per named cluster whose head is ready (guarantees 3-4), concurrently."""
+    addresses: dict[str, str] = {}
+    for name in names:
+        cluster = observed.clusters.get(name) if name is not None else None
+        if name is None or cluster is None:
+            continue
+        address = head_address(cluster, deps.caches.pods.by_index(CLUSTER_INDEX, name), port=deps.dashboard_port)
+        if address is not None:
+            addresses[name] = address
+    reads = await asyncio.gather(*(_read(service, name, address, deps) for name, address in addresses.items()))
+    return dict(zip(addresses, reads, strict=True))
+
+
+def active_health(
+    service: RawObject, active: str | None, ray: Mapping[str, ServeState], app_names: Sequence[str], deps: Deps
+) -> Health:
+    """Guarantee 5: the active cluster's unhealthy clocks (the unreachable one lives in ``deps.memory``)."""
+    if active is None:
+        return Health()
+    key = ObjectKey(namespace_of(service), active)
+    state = ray.get(active)
+    if state is None or (state.answer is not None and app_names and not any(n in state.apps for n in app_names)):
+        deps.memory.unreachable(key, deps.clock.now())
+    elif state.answer is not None:
+        deps.memory.reachable(key)
+    statuses = state.statuses if state is not None else {}
+    return Health(unhealthy_since(statuses, app_names), deps.memory.unreachable_since(key))
+
+
+async def _read(service: RawObject, cluster: str, address: str, deps: Deps) -> ServeState:
+    key = ObjectKey(namespace_of(service), cluster)
+    client = deps.dashboard_factory(address)
+    try:
+        async with asyncio.timeout(deps.dashboard_timeout_s):
+            answer = await client.get_applications()
+    except (DashboardError, TimeoutError) as exc:
+        failures = deps.memory.failed(key, deps.clock.now())
+        message = str(exc) or f"no answer within {deps.dashboard_timeout_s:g} s"
+        _log.warning("dashboard_unavailable", cluster=cluster, address=address, failures=failures, error=message)
+        return ServeState(address, None, error=message)
+    deps.memory.succeeded(key)
+    previous = _stored_applications(service, cluster)
+    return ServeState(address, answer, compute_application_statuses(answer, now=deps.clock.now(), previous=previous))
+
+
+def _stored_applications(service: RawObject, cluster: str) -> Mapping[str, Any]:
+    """What the status says of the cluster's applications, on whichever side it is recorded."""
+    for side in ("activeServiceStatus", "pendingServiceStatus"):
+        entry = mapping(status_of(service).get(side))
+        if entry.get("rayClusterName") == cluster:
+            return mapping(entry.get("applicationStatuses"))
+    return {}
+
+
+def _owned(service: RawObject | None, uid: str) -> RawObject | None:
+    return service if service is not None and is_controlled_by(service, uid) else None
+
+
+def _is_ready(pod: RawObject) -> bool:
+    status = status_of(pod)
+    condition = find_condition(status.get("conditions"), "Ready")
+    return status.get("phase") == "Running" and condition is not None and condition.get("status") == "True"
+
+
+def _dashboard_port(cluster: RawObject) -> int:
+    params = mapping(mapping(spec_of(cluster).get("headGroupSpec")).get("rayStartParams"))
+    try:
+        port = int(str(params.get(_DASHBOARD_PORT_PARAM, DASHBOARD_PORT)))
+    except ValueError:
+        return DASHBOARD_PORT
+    return port if 0 < port < 65536 else DASHBOARD_PORT

@@ -1,0 +1,249 @@
+"""The status of a RayService, computed from what one pass observed; and when to look again.
+
+Guarantees:
+1. ``compute_status`` is a function of its arguments: observing the same state twice gives equal dicts, so a
+   converged RayService's status equals the stored one and causes no write. ``lastUpdateTime`` is ``now`` only
+   when something else in the status changed, else it is kept.
+2. With ``problems``: the previous status is kept, except ``Ready`` (False, ``ValidationFailed``, every problem
+   in its message), ``serviceStatus`` (empty) and ``observedGeneration``.
+3. Otherwise ``activeServiceStatus``/``pendingServiceStatus`` name their clusters, copy the clusters' status
+   and hold ``applicationStatuses``; applications that were not observed this pass (``applications=None``)
+   keep what the status said of that cluster, whichever side it was on. A side without a cluster is absent.
+4. ``Ready``: True ``NonZeroServeEndpoints`` when an active cluster exists and the serve Service has ready
+   endpoints; False ``ZeroServeEndpoints`` when it has none (or the active cluster is gone); False
+   ``Initializing`` until a cluster first became active. ``UpgradeInProgress``: True
+   ``BothActivePendingClustersExist``; False ``NoPendingCluster`` (its message says when a cluster spec change
+   is not applied because ``upgradeStrategy.type`` is None); False ``Initializing`` before the first cluster
+   became active, Unknown ``NoActiveCluster`` after. ``serviceStatus`` is ``Running`` exactly when Ready is True.
+5. Conditions keep ``lastTransitionTime`` while their status stays the same; conditions of other types are
+   kept; each carries ``observedGeneration``, as does the status.
+6. ``count_serve_endpoints`` counts the distinct ready endpoints (``conditions.ready`` not false) of the
+   Service's EndpointSlices in its namespace.
+7. ``requeue_after_s``: ``None`` for an invalid spec (an edit wakes the controller); ``STARTING_REQUEUE_S``
+   while a head is not ready; ``CONVERGING_REQUEUE_S`` while Serve is converging or a pending cluster is not
+   serving yet; after dashboard failures, a backoff doubling from 1 s up to ``MAX_RAY_BACKOFF_S``; when steady,
+   ``STEADY_REQUEUE_S`` +-10 % jitter (at most two dashboard reads per minute); never later than ``wake_in_s``.
+
+Pure.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from rayservice.api.common import format_kube_time
+from rayservice.api.rayservice import CONDITION_READY, CONDITION_UPGRADE_IN_PROGRESS, SERVICE_STATUS_RUNNING
+from rayservice.api.serve import Problem
+from rayservice.controller.rayservice._raw import (
+    RawObject,
+    find_condition,
+    generation_of,
+    labels_of,
+    mapping,
+    namespace_of,
+    sequence,
+    status_of,
+)
+
+REASON_VALIDATION_FAILED: Final = "ValidationFailed"
+REASON_INITIALIZING: Final = "Initializing"
+REASON_ZERO_ENDPOINTS: Final = "ZeroServeEndpoints"
+REASON_NONZERO_ENDPOINTS: Final = "NonZeroServeEndpoints"
+REASON_BOTH_CLUSTERS: Final = "BothActivePendingClustersExist"
+REASON_NO_PENDING: Final = "NoPendingCluster"
+REASON_NO_ACTIVE: Final = "NoActiveCluster"
+STARTING_REQUEUE_S: Final = 2.0
+CONVERGING_REQUEUE_S: Final = 1.0
+STEADY_REQUEUE_S: Final = 45.0
+MAX_RAY_BACKOFF_S: Final = 60.0
+_SERVICE_NAME_LABEL: Final = "kubernetes.io/service-name"
+
+Pace = Literal["starting", "converging", "steady"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterReport:
+    """What the status says of one cluster: its name, a copy of its status, its applications (``None``: keep)."""
+
+    name: str
+    cluster_status: Mapping[str, Any] | None = None
+    applications: Mapping[str, Any] | None = None
+
+
+def compute_status(
+    service: RawObject,
+    *,
+    now: datetime,
+    problems: Sequence[Problem] = (),
+    active: ClusterReport | None = None,
+    pending: ClusterReport | None = None,
+    serve_endpoints: int = 0,
+    kept_outdated: bool = False,
+) -> dict[str, Any]:
+    """The RayService status for this pass (see the guarantees)."""
+    previous = status_of(service)
+    generation = generation_of(service)
+    if problems:
+        status = copy.deepcopy(dict(previous))
+        message = "invalid spec: " + "; ".join(str(problem) for problem in problems)
+        ready = _condition(CONDITION_READY, "False", REASON_VALIDATION_FAILED, message)
+        status["conditions"] = _merge(previous, [ready], now, generation)
+        status["serviceStatus"] = ""
+    else:
+        status = {}
+        for key, report in (("activeServiceStatus", active), ("pendingServiceStatus", pending)):
+            if report is not None:
+                status[key] = _cluster_status(report, previous)
+        initializing = _still_initializing(previous)
+        conditions = [
+            _ready(active, serve_endpoints, initializing),
+            _upgrade(active, pending, initializing, kept_outdated),
+        ]
+        status["conditions"] = _merge(previous, conditions, now, generation)
+        ready = conditions[0]["status"] == "True"
+        status["serviceStatus"] = SERVICE_STATUS_RUNNING if ready else ""
+        status["numServeEndpoints"] = serve_endpoints if active is not None else 0
+    if generation is not None:
+        status["observedGeneration"] = generation
+    before = {key: value for key, value in previous.items() if key != "lastUpdateTime"}
+    if previous.get("lastUpdateTime") and before == status:
+        status["lastUpdateTime"] = previous["lastUpdateTime"]
+    else:
+        status["lastUpdateTime"] = format_kube_time(now)
+    return status
+
+
+def count_serve_endpoints(slices: Iterable[RawObject], *, service: str, namespace: str) -> int:
+    """Guarantee 6."""
+    seen: set[str] = set()
+    for piece in slices:
+        if namespace_of(piece) != namespace or labels_of(piece).get(_SERVICE_NAME_LABEL) != service:
+            continue
+        for endpoint in sequence(piece.get("endpoints")):
+            endpoint = mapping(endpoint)
+            if mapping(endpoint.get("conditions")).get("ready") is False:
+                continue
+            target = mapping(endpoint.get("targetRef"))
+            addresses = [str(address) for address in sequence(endpoint.get("addresses"))]
+            seen.add(str(target.get("name") or "") or ",".join(addresses))
+    seen.discard("")
+    return len(seen)
+
+
+def requeue_after_s(
+    *,
+    valid: bool,
+    pace: Pace,
+    ray_failures: int = 0,
+    wake_in_s: float | None = None,
+    jitter: float = 0.5,
+) -> float | None:
+    """Guarantee 7; ``jitter`` in [0, 1) spreads steady RayServices over time."""
+    if not valid:
+        return None
+    if ray_failures > 0:
+        delay = min(2.0 ** (ray_failures - 1), MAX_RAY_BACKOFF_S)
+    elif pace == "starting":
+        delay = STARTING_REQUEUE_S
+    elif pace == "converging":
+        delay = CONVERGING_REQUEUE_S
+    else:
+        delay = STEADY_REQUEUE_S * (0.9 + 0.2 * min(max(jitter, 0.0), 1.0))
+    if wake_in_s is not None:
+        delay = min(delay, max(wake_in_s, 0.0))
+    return delay
+
+
+def _cluster_status(report: ClusterReport, previous: Mapping[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"rayClusterName": report.name}
+    if report.cluster_status:
+        entry["rayClusterStatus"] = copy.deepcopy(dict(report.cluster_status))
+    applications = report.applications
+    if applications is None:
+        applications = _previous_applications(previous, report.name)
+    entry["applicationStatuses"] = copy.deepcopy(dict(applications))
+    return entry
+
+
+def _previous_applications(previous: Mapping[str, Any], cluster: str) -> Mapping[str, Any]:
+    for key in ("activeServiceStatus", "pendingServiceStatus"):
+        side = mapping(previous.get(key))
+        if side.get("rayClusterName") == cluster:
+            return mapping(side.get("applicationStatuses"))
+    return {}
+
+
+def _still_initializing(previous: Mapping[str, Any]) -> bool:
+    """No cluster ever became active: the UpgradeInProgress condition never left ``Initializing``."""
+    upgrade = find_condition(previous.get("conditions"), CONDITION_UPGRADE_IN_PROGRESS)
+    return upgrade is None or upgrade.get("reason") == REASON_INITIALIZING
+
+
+def _ready(active: ClusterReport | None, endpoints: int, initializing: bool) -> dict[str, Any]:
+    if active is None and initializing:
+        return _condition(CONDITION_READY, "False", REASON_INITIALIZING, "RayService is initializing")
+    if active is None:
+        return _condition(CONDITION_READY, "False", REASON_ZERO_ENDPOINTS, "No active Ray cluster")
+    if endpoints > 0:
+        message = f"Serving on RayCluster {active.name}"
+        return _condition(CONDITION_READY, "True", REASON_NONZERO_ENDPOINTS, message)
+    message = f"The serve Service has no ready endpoints on RayCluster {active.name}"
+    return _condition(CONDITION_READY, "False", REASON_ZERO_ENDPOINTS, message)
+
+
+def _upgrade(
+    active: ClusterReport | None, pending: ClusterReport | None, initializing: bool, kept_outdated: bool
+) -> dict[str, Any]:
+    kind = CONDITION_UPGRADE_IN_PROGRESS
+    if active is not None and pending is not None:
+        message = f"Preparing RayCluster {pending.name} to replace {active.name}"
+        return _condition(kind, "True", REASON_BOTH_CLUSTERS, message)
+    if active is not None:
+        message = "Active Ray cluster exists and no pending Ray cluster"
+        if kept_outdated:
+            message += (
+                f"; rayClusterConfig changed, but upgradeStrategy.type is None: RayCluster {active.name} keeps its spec"
+            )
+        return _condition(kind, "False", REASON_NO_PENDING, message)
+    if initializing:
+        return _condition(kind, "False", REASON_INITIALIZING, "RayService is initializing")
+    return _condition(kind, "Unknown", REASON_NO_ACTIVE, "No active Ray cluster")
+
+
+def _condition(kind: str, status: str, reason: str, message: str) -> dict[str, Any]:
+    return {"type": kind, "status": status, "reason": reason, "message": message}
+
+
+def _merge(
+    previous: Mapping[str, Any], updates: list[dict[str, Any]], now: datetime, generation: int | None
+) -> list[dict[str, Any]]:
+    """The previous conditions with ``updates`` applied in place (new types appended)."""
+    pending = {update["type"]: update for update in updates}
+    merged: list[dict[str, Any]] = []
+    for old in sequence(previous.get("conditions")):
+        if not isinstance(old, Mapping):
+            continue
+        kind = old.get("type")
+        if kind in pending:
+            merged.append(_transition(old, pending.pop(kind), now, generation))
+        else:
+            merged.append(copy.deepcopy(dict(old)))
+    merged += [_transition(None, update, now, generation) for update in pending.values()]
+    return merged
+
+
+def _transition(
+    old: Mapping[str, Any] | None, new: dict[str, Any], now: datetime, generation: int | None
+) -> dict[str, Any]:
+    condition = dict(new)
+    if old is not None and old.get("status") == new["status"] and old.get("lastTransitionTime"):
+        condition["lastTransitionTime"] = old["lastTransitionTime"]
+    else:
+        condition["lastTransitionTime"] = format_kube_time(now)
+    if generation is not None:
+        condition["observedGeneration"] = generation
+    return condition

@@ -1,0 +1,266 @@
+"""Which RayClusters a RayService keeps, makes, scales and deletes: the upgrade decision, as a pure function.
+
+Guarantees:
+1. Active is the first cluster the Services select that exists and is not being deleted, else the recorded
+   active one (``status.activeServiceStatus.rayClusterName``). Pending is the recorded pending one, unless it
+   is the active one.
+2. Without an active cluster, a pending cluster with the desired config hash is made ready to serve. With an
+   active cluster whose hash is the desired one, no pending cluster is kept (a spec reverted mid-upgrade drops
+   it), except one that replaces an unhealthy active cluster. With an active cluster whose hash differs:
+   under ``NewCluster`` (and ``NewClusterWithIncrementalUpgrade``, upgraded the same way) a pending cluster
+   with the desired hash is kept or made, and a pending one with another hash is replaced (a newer spec
+   mid-upgrade); under ``None`` the active cluster is kept as it is and any pending one is dropped.
+3. A pending cluster that must be made gets its recorded name when it has one (the name was written to
+   status before a create that may not have happened), else an owned cluster with the desired hash that no
+   one selects, records or is deleting (adopted: a create whose status write was lost), else a fresh random
+   name. ``create`` is set only when the pending cluster does not exist; the caller records ``pending`` in
+   status before it creates anything.
+4. Dropped and replaced pending clusters never served traffic: they are deleted at once (``drop``), before
+   any new one is created, so no more than two clusters (plus those waiting for a deadline) ever exist.
+5. Every other owned cluster that is neither active nor pending, nor selected or recorded (a stale cache
+   may lag), gets a deletion deadline of now + ``rayClusterDeletionDelaySeconds`` (``mark``) if it has none,
+   and is deleted (``delete``) once its deadline passed. ``unmark`` lists active or pending clusters that carry
+   a deadline. ``wake_at`` is the earliest deadline, threshold or backoff end still ahead.
+6. ``scale`` lists the active and pending clusters whose hash is the desired one: scaling-only changes are
+   applied to them in place.
+7. An active cluster whose hash is the desired one is replaced when ``health.replacement_due`` says so (opt-in
+   thresholds, backoff between replacements), only when no pending cluster exists and the strategy is not
+   ``None``; the new cluster counts one more replacement in a row than the one it replaces.
+
+Pure: time and randomness come in as arguments.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from rayservice.api.labels import CLUSTER_HASH_ANNOTATION, DELETE_AFTER_ANNOTATION
+from rayservice.controller import names
+from rayservice.controller.rayservice._raw import (
+    RawObject,
+    annotations_of,
+    is_deleting,
+    mapping,
+    metadata,
+    name_of,
+    parse_time,
+    spec_of,
+    status_of,
+    whole_number,
+)
+from rayservice.controller.rayservice.desired import REPLACEMENTS_ANNOTATION
+from rayservice.controller.rayservice.health import Health, replacement_due
+
+DEFAULT_DELETION_DELAY_S: Final = 60
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterFacts:
+    """What the decision needs to know of one RayCluster the RayService owns."""
+
+    name: str
+    config_hash: str
+    created: datetime | None = None
+    delete_after: datetime | None = None
+    deleting: bool = False
+    replacements: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NewCluster:
+    """A pending cluster to create: its name and, for a replacement, how many replacements in a row."""
+
+    name: str
+    replacements: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterPlan:
+    """The clusters after this pass and the writes that get there (see the guarantees)."""
+
+    active: str | None
+    pending: str | None
+    create: NewCluster | None = None
+    drop: tuple[str, ...] = ()
+    delete: tuple[str, ...] = ()
+    mark: tuple[tuple[str, datetime], ...] = ()
+    unmark: tuple[str, ...] = ()
+    scale: tuple[str, ...] = ()
+    wake_at: datetime | None = None
+    replacing: str | None = None
+    kept_outdated: bool = False
+
+
+def cluster_facts(cluster: RawObject) -> ClusterFacts:
+    """The facts of one raw RayCluster; a cluster without the hash annotation is hashed from its spec."""
+    annotations = annotations_of(cluster)
+    config_hash = annotations.get(CLUSTER_HASH_ANNOTATION)
+    try:
+        replacements = max(int(str(annotations.get(REPLACEMENTS_ANNOTATION, "0"))), 0)
+    except ValueError:
+        replacements = 0
+    return ClusterFacts(
+        name=name_of(cluster),
+        config_hash=str(config_hash) if config_hash else names.cluster_config_hash(spec_of(cluster)),
+        created=parse_time(metadata(cluster).get("creationTimestamp")),
+        delete_after=parse_time(annotations.get(DELETE_AFTER_ANNOTATION)),
+        deleting=is_deleting(cluster),
+        replacements=replacements,
+    )
+
+
+def recorded_clusters(service: RawObject) -> tuple[str | None, str | None]:
+    """The active and pending cluster names the RayService's status records."""
+    status = status_of(service)
+    active = mapping(status.get("activeServiceStatus")).get("rayClusterName")
+    pending = mapping(status.get("pendingServiceStatus")).get("rayClusterName")
+    return (str(active) if active else None, str(pending) if pending else None)
+
+
+def deletion_deadline(service: RawObject, now: datetime) -> datetime:
+    """When a cluster traffic moves away from now may be deleted."""
+    delay = whole_number(spec_of(service).get("rayClusterDeletionDelaySeconds"), DEFAULT_DELETION_DELAY_S)
+    return now + timedelta(seconds=delay)
+
+
+def current_clusters(
+    service: RawObject, live: Collection[str], *, selected: Sequence[str]
+) -> tuple[str | None, str | None]:
+    """The active and pending clusters before this pass changes anything (guarantee 1); ``live`` holds the
+    names of the owned clusters that exist and are not being deleted."""
+    recorded_active, recorded_pending = recorded_clusters(service)
+    active = next((name for name in selected if name in live), None)
+    if active is None and recorded_active in live:
+        active = recorded_active
+    return active, (recorded_pending if recorded_pending != active else None)
+
+
+def decide(
+    service: RawObject,
+    clusters: Iterable[ClusterFacts],
+    *,
+    selected: Sequence[str],
+    desired_hash: str,
+    health: Health,
+    now: datetime,
+    rng: random.Random,
+) -> ClusterPlan:
+    """The clusters to keep, make, scale and delete in this pass (guarantees 1-7)."""
+    spec = spec_of(service)
+    everything = {facts.name: facts for facts in clusters}
+    live = {name: facts for name, facts in everything.items() if not facts.deleting}
+    recorded_active, recorded_pending = recorded_clusters(service)
+    active, pending = current_clusters(service, live, selected=selected)
+    protected = {name for name in (*selected, recorded_active, recorded_pending) if name}
+    wakes: list[datetime] = []
+    drop: list[str] = []
+    delete: list[str] = []
+    create: NewCluster | None = None
+    replacing: str | None = None
+    kept_outdated = False
+
+    def drop_pending() -> None:
+        nonlocal pending
+        if pending is not None and pending in everything and not everything[pending].deleting:
+            drop.append(pending)
+        pending = None
+
+    def make_pending(replacements: int = 0) -> None:
+        nonlocal pending, create
+        drop_pending()
+        adopted = _adoptable(live.values(), protected, desired_hash)
+        if adopted is not None and replacements == 0:
+            pending = adopted
+            return
+        pending = _fresh_name(service, rng, taken=set(everything) | protected)
+        create = NewCluster(pending, replacements)
+
+    strategy = str(mapping(spec.get("upgradeStrategy")).get("type") or "NewCluster")
+    active_facts = live.get(active) if active is not None else None
+    pending_facts = live.get(pending) if pending is not None else None
+    pending_unusable = pending is not None and (
+        pending in everything and (everything[pending].deleting or everything[pending].config_hash != desired_hash)
+    )
+    if active_facts is None:
+        if pending is None or pending_unusable:
+            make_pending()
+        elif pending_facts is None:
+            create = NewCluster(pending)
+    elif active_facts.config_hash == desired_hash:
+        reason, wake = replacement_due(spec, active_facts.created, active_facts.replacements, health, now)
+        wanted = reason if strategy != "None" else None
+        if wake is not None and strategy != "None" and pending is None:
+            wakes.append(wake)
+        next_count = active_facts.replacements + 1
+        if (
+            pending_facts is not None
+            and pending_facts.config_hash == desired_hash
+            and pending_facts.replacements > active_facts.replacements
+        ):
+            pass  # a replacement is under way
+        elif pending is not None and pending_facts is None and not pending_unusable and wanted is not None:
+            create, replacing = NewCluster(pending, next_count), wanted
+        else:
+            drop_pending()
+            if wanted is not None:
+                make_pending(next_count)
+                replacing = wanted
+    elif strategy == "None":
+        drop_pending()
+        kept_outdated = True
+    elif pending_facts is not None and pending_facts.config_hash == desired_hash:
+        pass
+    elif pending is not None and pending_facts is None and not pending_unusable:
+        create = NewCluster(pending)
+    else:
+        make_pending()
+
+    keep = {name for name in (active, pending) if name}
+    mark: list[tuple[str, datetime]] = []
+    for name, facts in sorted(live.items()):
+        if name in keep or name in protected or name in drop:
+            continue
+        if facts.delete_after is None:
+            mark.append((name, deletion_deadline(service, now)))
+            wakes.append(mark[-1][1])
+        elif facts.delete_after <= now:
+            delete.append(name)
+        else:
+            wakes.append(facts.delete_after)
+    unmark = tuple(name for name in sorted(keep) if name in live and live[name].delete_after is not None)
+    scale = tuple(name for name in (active, pending) if name in live and live[name].config_hash == desired_hash)
+    return ClusterPlan(
+        active=active,
+        pending=pending,
+        create=create,
+        drop=tuple(drop),
+        delete=tuple(delete),
+        mark=tuple(mark),
+        unmark=unmark,
+        scale=scale,
+        wake_at=min(wakes, default=None),
+        replacing=replacing,
+        kept_outdated=kept_outdated,
+    )
+
+
+def _adoptable(clusters: Iterable[ClusterFacts], protected: set[str], desired_hash: str) -> str | None:
+    candidates = sorted(
+        (facts for facts in clusters if facts.name not in protected),
+        key=lambda facts: (facts.created is None, facts.created, facts.name),
+    )
+    for facts in candidates:
+        if facts.config_hash == desired_hash and facts.delete_after is None and facts.replacements == 0:
+            return facts.name
+    return None
+
+
+def _fresh_name(service: RawObject, rng: random.Random, *, taken: set[str]) -> str:
+    name = names.rayservice_cluster_name(name_of(service), rng)
+    while name in taken:
+        name = names.rayservice_cluster_name(name_of(service), rng)
+    return name

@@ -1,0 +1,111 @@
+"""What a RayService asks for, checked before anything is made: the Serve config, problems, warnings, ignored fields.
+
+Guarantees:
+1. ``check_service`` never raises on any input shape. ``problems`` is empty exactly when the operator can act
+   on the spec: then ``config`` is the Serve config to deploy (``None`` when the spec sets no serve form).
+2. It reports, each as a ``Problem`` naming the field: a name the derived objects cannot carry (the
+   ``ray.io/originated-from-cr-name`` label value and the Service names need at most 63 characters of a-z,
+   0-9 and '-', starting with a letter); both serve forms set, unparsable YAML (with line and column) and
+   every other problem of ``desired_serve_config``; a ``serveService`` name that is not such a name either;
+   and what ``validate_cluster`` finds in the cluster made from ``rayClusterConfig``, with paths under
+   ``spec.rayClusterConfig``.
+3. ``warnings`` are the Serve config's pitfalls (Ray accepts them); ``ignored`` names every field that is
+   accepted but not acted on: ``upgradeStrategy.type: NewClusterWithIncrementalUpgrade`` (upgraded as
+   ``NewCluster``), ``upgradeStrategy.clusterUpgradeOptions``, ``suspend`` and ``managedBy``.
+
+Pure.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from rayservice.api.serve import Problem
+from rayservice.api.v1alpha1 import desired_serve_config
+from rayservice.controller import names
+from rayservice.controller.raycluster import validate_cluster
+from rayservice.controller.rayservice._raw import RawObject, mapping, name_of, spec_of
+from rayservice.controller.rayservice.desired import desired_cluster
+
+INCREMENTAL_UPGRADE: Final = "NewClusterWithIncrementalUpgrade"
+_DNS1035: Final = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCheck:
+    """The Serve config to deploy, or why the spec cannot be acted on; and what is risky or ignored."""
+
+    config: dict[str, Any] | None
+    problems: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+    ignored: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_service(service: RawObject) -> ServiceCheck:
+    """Guarantees 1-3."""
+    spec = spec_of(service)
+    problems: list[Problem] = []
+    name = name_of(service)
+    if not _is_dns1035(name):
+        problems.append(
+            Problem(
+                "metadata.name",
+                f"{name!r} must be at most {names.MAX_NAME_LENGTH} characters of a-z, 0-9 and '-', starting with a "
+                "letter: the ray.io/originated-from-cr-name label and the Services "
+                f"{names.rayservice_head_service_name(name)!r} and {names.serve_service_name(name)!r} carry it",
+            )
+        )
+    serve = desired_serve_config(spec)
+    problems += serve.problems
+    template_name = mapping(mapping(spec.get("serveService")).get("metadata")).get("name")
+    if template_name is not None and not _is_dns1035(str(template_name)):
+        problems.append(
+            Problem(
+                "spec.serveService.metadata.name",
+                f"{template_name!r} must be at most {names.MAX_NAME_LENGTH} characters of a-z, 0-9 and '-', "
+                "starting with a letter (a Service name)",
+            )
+        )
+    if not isinstance(spec.get("rayClusterConfig"), Mapping):
+        problems.append(Problem("spec.rayClusterConfig", "is required"))
+    elif not problems:
+        # The checks of derived names hold for any random suffix: a fixed seed stands in for it.
+        sample = desired_cluster(service, name=names.rayservice_cluster_name(name, random.Random(0)))
+        for problem in validate_cluster(sample):
+            if problem.field.startswith("spec."):
+                problems.append(Problem("spec.rayClusterConfig." + problem.field[5:], problem.message))
+            else:
+                problems.append(Problem(problem.field, problem.message))
+    return ServiceCheck(
+        config=serve.config if not problems else None,
+        problems=tuple(problems),
+        warnings=serve.warnings,
+        ignored=tuple(ignored_fields(spec)),
+    )
+
+
+def ignored_fields(spec: Mapping[str, Any]) -> list[str]:
+    """Guarantee 3: the fields set that the operator accepts but does not act on."""
+    ignored: list[str] = []
+    strategy = mapping(spec.get("upgradeStrategy"))
+    if strategy.get("type") == INCREMENTAL_UPGRADE:
+        ignored.append(f"upgradeStrategy.type: {INCREMENTAL_UPGRADE} (upgraded as NewCluster)")
+    if strategy.get("clusterUpgradeOptions") is not None:
+        ignored.append("upgradeStrategy.clusterUpgradeOptions")
+    if spec.get("suspend") is True:
+        ignored.append("suspend")
+    if spec.get("managedBy"):
+        ignored.append(f"managedBy: {spec['managedBy']}")
+    return ignored
+
+
+def _is_dns1035(name: str) -> bool:
+    return len(name) <= names.MAX_NAME_LENGTH and bool(_DNS1035.match(name))

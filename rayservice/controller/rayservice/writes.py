@@ -1,0 +1,142 @@
+"""Every API write of the RayService reconciler: each compares before it writes and says what it did.
+
+Guarantees:
+1. ``write_status_if_changed`` writes ``/status`` only when the computed status differs from the stored one,
+   with the cached ``resourceVersion`` as precondition: a decision made on a stale cache is never committed
+   (the server answers 409 and the pass is retried). It returns the object as stored after the write.
+2. ``create_cluster`` treats AlreadyExists as done when the existing cluster is this RayService's (a create
+   whose answer was lost, or a cache that lags); it returns False when the name belongs to someone else.
+3. ``delete_cluster`` and ``set_deadline`` treat NotFound as done. ``delete_cluster`` deletes only the
+   incarnation it saw (uid precondition).
+4. ``ensure_service`` creates the Service, or patches only the fields that differ (``patches.service_patch``);
+   a Service of the same name that another controller owns is left alone (and reported once per pass in the
+   log). A Service the cache cannot show (created without our labels) is read live once and adopted.
+5. Every create, delete and in-place scaling emits one Normal event on the RayService.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+import structlog
+
+from rayservice.api import DELETE_AFTER_ANNOTATION, ObjectKey, format_kube_time
+from rayservice.controller.events import NORMAL
+from rayservice.controller.rayservice._raw import (
+    RawObject,
+    controller_uid,
+    is_controlled_by,
+    metadata,
+    name_of,
+    namespace_of,
+    status_of,
+    uid_of,
+)
+from rayservice.controller.rayservice.deps import Deps
+from rayservice.controller.rayservice.patches import scale_patch, service_patch
+from rayservice.kube import RAY_CLUSTERS, RAY_SERVICES, SERVICES, AlreadyExists, NotFound, Preconditions
+
+REASON_CREATED_CLUSTER: Final = "CreatedCluster"
+REASON_DELETED_CLUSTER: Final = "DeletedCluster"
+REASON_SCALED_CLUSTER: Final = "UpdatedCluster"
+
+_log = structlog.get_logger(__name__)
+
+
+async def write_status_if_changed(service: RawObject, status: Mapping[str, Any], deps: Deps) -> RawObject:
+    """Guarantee 1."""
+    if dict(status_of(service)) == dict(status):
+        return service
+    meta = metadata(service)
+    body = {
+        "apiVersion": service.get("apiVersion", "ray.io/v1"),
+        "kind": "RayService",
+        "metadata": {
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace"),
+            "resourceVersion": meta.get("resourceVersion"),
+        },
+        "status": dict(status),
+    }
+    stored = await deps.kube.replace_status(RAY_SERVICES, name_of(service), body, namespace=namespace_of(service))
+    _log.debug("status_written", resource_version=metadata(stored).get("resourceVersion"))
+    return stored
+
+
+async def create_cluster(service: RawObject, cluster: Mapping[str, Any], deps: Deps, *, why: str) -> bool:
+    """Guarantee 2."""
+    name, namespace = name_of(cluster), namespace_of(service)
+    try:
+        await deps.kube.create(RAY_CLUSTERS, cluster, namespace=namespace)
+    except AlreadyExists:
+        existing = await deps.kube.get(RAY_CLUSTERS, name, namespace=namespace)
+        if is_controlled_by(existing, uid_of(service)):
+            return True
+        _log.warning("cluster_name_taken", cluster=name, owner_uid=controller_uid(existing))
+        return False
+    _log.info("cluster_created", cluster=name, why=why)
+    await deps.events.emit(service, NORMAL, REASON_CREATED_CLUSTER, f"Created RayCluster {namespace}/{name}: {why}")
+    return True
+
+
+async def delete_cluster(service: RawObject, cluster: RawObject | None, name: str, deps: Deps, *, why: str) -> None:
+    """Guarantee 3; ``cluster`` is the cached object when there is one."""
+    namespace = namespace_of(service)
+    preconditions = Preconditions(uid=uid_of(cluster)) if cluster is not None and uid_of(cluster) else None
+    try:
+        await deps.kube.delete(RAY_CLUSTERS, name, namespace=namespace, preconditions=preconditions)
+    except NotFound:
+        return
+    deps.memory.forget(ObjectKey(namespace, name))
+    _log.info("cluster_deleted", cluster=name, why=why)
+    await deps.events.emit(service, NORMAL, REASON_DELETED_CLUSTER, f"Deleted RayCluster {namespace}/{name}: {why}")
+
+
+async def set_deadline(service: RawObject, name: str, deadline: datetime | None, deps: Deps) -> None:
+    """Set (or, with ``None``, remove) a cluster's deletion deadline annotation; guarantee 3."""
+    value = format_kube_time(deadline) if deadline is not None else None
+    patch = {"metadata": {"annotations": {DELETE_AFTER_ANNOTATION: value}}}
+    try:
+        await deps.kube.patch(RAY_CLUSTERS, name, patch, namespace=namespace_of(service))
+    except NotFound:
+        return
+    _log.info("cluster_deadline_set", cluster=name, delete_after=value)
+
+
+async def scale_cluster(service: RawObject, cluster: RawObject, desired_spec: Mapping[str, Any], deps: Deps) -> None:
+    """Apply a scaling-only change in place, conditional on the cached resourceVersion."""
+    patch = scale_patch(cluster, desired_spec)
+    if patch is None:
+        return
+    patch["metadata"] = {"resourceVersion": metadata(cluster).get("resourceVersion")}
+    name = name_of(cluster)
+    await deps.kube.patch(RAY_CLUSTERS, name, patch, namespace=namespace_of(service))
+    _log.info("cluster_scaled", cluster=name)
+    await deps.events.emit(service, NORMAL, REASON_SCALED_CLUSTER, f"Scaled the worker groups of RayCluster {name}")
+
+
+async def ensure_service(
+    service: RawObject, observed: RawObject | None, desired: Mapping[str, Any], deps: Deps
+) -> bool:
+    """Guarantee 4; returns whether a write was made."""
+    name, namespace = name_of(desired), namespace_of(service)
+    if observed is None:
+        try:
+            await deps.kube.create(SERVICES, desired, namespace=namespace)
+        except AlreadyExists:
+            observed = await deps.kube.get(SERVICES, name, namespace=namespace)
+        else:
+            _log.info("service_created", service=name)
+            return True
+    owner = controller_uid(observed)
+    if owner is not None and owner != uid_of(service):
+        _log.warning("service_owned_by_other", service=name, owner_uid=owner)
+        return False
+    patch = service_patch(observed, desired)
+    if patch is None:
+        return False
+    await deps.kube.patch(SERVICES, name, patch, namespace=namespace)
+    _log.info("service_updated", service=name, fields=sorted(patch.get("spec", {})))
+    return True
