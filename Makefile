@@ -5,7 +5,7 @@ PYTEST_ARGS ?=
 # The operator image; manifests/manager/deployment.yaml runs this exact name and tag.
 IMAGE ?= rayservice-operator:0.1.0
 
-.PHONY: install test lint run bench clean manifests docs image
+.PHONY: install test lint demo run bench clean manifests docs image
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,10 @@ lint: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --strict e2e/localcluster
 	$(VENV)/bin/lint-imports
+
+# The whole journey on one machine: control plane (simulated pods), fake Ray dashboard, operator, sample RayService.
+demo: install
+	$(PY) -m e2e.demo
 
 # The embedded Kubernetes API server on its own (kubectl --kubeconfig /tmp/localcluster.kubeconfig get ns).
 run: install
@@ -42,8 +46,11 @@ docs: install
 image:
 	docker build -t $(IMAGE) .
 
+# DESIGN §7: the API server's write rate, then the operator's scenarios (bench/results/<UTC>.json).
+# make bench ARGS=--quick (under 2 min each); ARGS goes to both.
 bench: install
 	$(PY) -m bench.apiserver_writes $(ARGS)
+	$(PY) -m bench.operator $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
