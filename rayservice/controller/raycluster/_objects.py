@@ -13,42 +13,34 @@ Pure.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rayservice.api.labels import NODE_TYPE_LABEL, RAY_CLUSTER_LABEL, RAY_GROUP_LABEL
+from rayservice.controller.rawobjects import (
+    RawObject,
+    labels_of,
+    mapping,
+    metadata,
+    name_of,
+    namespace_of,
+    sequence,
+    spec_of,
+)
 
-RawObject = Mapping[str, Any]
-
-
-def mapping(value: object) -> Mapping[str, Any]:
-    """``value`` if it is a mapping, else an empty one."""
-    return value if isinstance(value, Mapping) else {}
-
-
-def sequence(value: object) -> Sequence[Any]:
-    """``value`` if it is a list, else an empty one."""
-    return value if isinstance(value, list) else []
-
-
-def metadata(obj: RawObject) -> Mapping[str, Any]:
-    return mapping(obj.get("metadata"))
-
-
-def name_of(obj: RawObject) -> str:
-    return str(metadata(obj).get("name") or "")
+__all__ = [
+    "RawObject", "age_key", "belongs_to", "group_name", "group_of", "is_finished", "is_ready", "is_running",
+    "is_suspended", "is_terminating", "labels_of", "mapping", "metadata", "name_of", "namespace_of",
+    "node_type_of", "phase_of", "pick_head", "ready_condition", "sequence", "spec_of", "worker_groups",
+]
 
 
-def namespace_of(obj: RawObject) -> str:
-    return str(metadata(obj).get("namespace") or "")
 
 
-def labels_of(obj: RawObject) -> Mapping[str, Any]:
-    return mapping(metadata(obj).get("labels"))
 
 
-def spec_of(obj: RawObject) -> Mapping[str, Any]:
-    return mapping(obj.get("spec"))
+
+
 
 
 def worker_groups(cluster: RawObject) -> list[Mapping[str, Any]]:
