@@ -77,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="run the operator",
-        description="Run the operator until SIGTERM: it reconciles RayServices and RayClusters (ray.io/v1); the CRDs must be "
-        "installed (kubectl apply -f manifests/crd).",
+        description="Run the operator until SIGTERM: it reconciles RayServices and RayClusters (ray.io/v1); "
+        "the CRDs must be installed (kubectl apply -f manifests/crd).",
     )
     run.add_argument(
         "--kubeconfig",
