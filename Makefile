@@ -47,10 +47,10 @@ image:
 	docker build -t $(IMAGE) .
 
 # DESIGN §7: the API server's write rate, then the operator's scenarios (bench/results/<UTC>.json).
-# make bench ARGS=--quick (under 2 min each); ARGS goes to both.
+# make bench ARGS=--quick (under 2 min each). ARGS goes to both; OPERATOR_ARGS (e.g. --steady-s 300) to the second.
 bench: install
 	$(PY) -m bench.apiserver_writes $(ARGS)
-	$(PY) -m bench.operator $(ARGS)
+	$(PY) -m bench.operator $(ARGS) $(OPERATOR_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -13,7 +13,9 @@ import collections
 import contextlib
 import functools
 import random
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from prometheus_client import CollectorRegistry
 from e2e.fakeray import FakeRayDashboard
 from e2e.localcluster.apiserver import LocalApiServer, RequestInfo
 from rayservice.api import ObjectKey
-from rayservice.clock import SYSTEM_CLOCK
+from rayservice.clock import SYSTEM_CLOCK, Clock
 from rayservice.controller import Controller, Manager
 from rayservice.controller.caches import build_caches
 from rayservice.controller.events import EventRecorder
@@ -134,10 +136,40 @@ class ServiceMetrics(OperatorMetrics):
         self.upgrades.append(duration_s)
 
 
-class Operator:
-    """The manager as ``rayservice run`` wires both controllers, the dashboard reached on the fake's port."""
+class ShiftedClock:
+    """The system clock whose ``now()`` a test moves ahead with ``shift``: thresholds, deadlines and backoffs
+    measured in wall-clock time pass without sleeping. ``monotonic()`` and ``sleep`` stay real."""
 
-    def __init__(self, kube: KubeClient, session: aiohttp.ClientSession, dashboard: FakeRayDashboard) -> None:
+    def __init__(self) -> None:
+        self.offset_s = 0.0
+
+    def shift(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("time does not go backwards")
+        self.offset_s += seconds
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset_s)
+
+    async def sleep(self, seconds: float) -> None:
+        await SYSTEM_CLOCK.sleep(seconds)
+
+
+class Operator:
+    """The manager as ``rayservice run`` wires both controllers, the dashboard reached on the fake's port;
+    ``clock`` is the RayService controller's."""
+
+    def __init__(
+        self,
+        kube: KubeClient,
+        session: aiohttp.ClientSession,
+        dashboard: FakeRayDashboard,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self.signal = Signal()
         self.metrics = ServiceMetrics(CollectorRegistry(), self.signal)
         self.manager = Manager(shutdown_timeout_s=DEADLINE_S)
@@ -155,7 +187,7 @@ class Operator:
             caches,
             dashboard_factory=functools.partial(HttpDashboardClient, session=session),
             workers=2,
-            clock=SYSTEM_CLOCK,
+            clock=clock,
             rng=random.Random(2),
             metrics=self.metrics,
             events=events,
@@ -237,3 +269,16 @@ def writes_by(server: LocalApiServer, agent: str, *, since: int = 0) -> list[Req
 
 def puts(dashboard: FakeRayDashboard, address: str | None = None) -> int:
     return dashboard.request_count(address, method=PUT, path=APPLICATIONS)
+
+
+def cluster_creates(server: LocalApiServer) -> list[RequestInfo]:
+    """The operator's RayCluster creates that the server accepted."""
+    return [
+        r for r in writes_by(server, OPERATOR) if r.resource == "rayclusters" and r.verb == "create" and r.code == 201
+    ]
+
+
+def lift_failures(dashboard: FakeRayDashboard, address: str) -> None:
+    """Drop the fake dashboard's ``fail_next`` rules for ``address`` (it has no public way to end an outage)."""
+    rules = dashboard._rules
+    rules[:] = [rule for rule in rules if rule.address != address]

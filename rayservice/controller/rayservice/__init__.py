@@ -7,6 +7,7 @@ Pure decisions:
 - ``upgrade``: ``decide`` -> ``ClusterPlan``: active and pending clusters, creates, deletes, deadlines.
 - ``health``: when an unhealthy active cluster is due for replacement (thresholds, backoff).
 - ``serve_diff``: ``decide_serve`` (PUT or not) and ``is_serving`` (may traffic switch).
+- ``serve_labels``: ``serve_label_changes``: the ``ray.io/serve`` pod labels from proxy health.
 - ``status``: ``compute_status`` (the only builder of RayService status) and ``requeue_after_s``.
 
 The async shell: ``reconcile`` (one pass), ``observe`` (cache and dashboard reads), ``submit`` (the PUT),
@@ -47,6 +48,7 @@ from rayservice.controller.rayservice.serve_diff import (
     desired_app_names,
     is_serving,
 )
+from rayservice.controller.rayservice.serve_labels import proxy_health_by_ip, serve_label_changes
 from rayservice.controller.rayservice.setup import (
     CONTROLLER_NAME,
     ControllerMetrics,
@@ -115,6 +117,7 @@ __all__ = [
     "ignored_fields",
     "is_serving",
     "owner_reference",
+    "proxy_health_by_ip",
     "rayservice_controller",
     "reconcile",
     "recorded_clusters",
@@ -122,6 +125,7 @@ __all__ = [
     "replacement_due",
     "requeue_after_s",
     "scale_patch",
+    "serve_label_changes",
     "serve_service_name_of",
     "service_patch",
     "slice_owner",

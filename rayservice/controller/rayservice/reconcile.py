@@ -17,6 +17,8 @@ Guarantees:
    generation) follow the status write that records them, so a pass on a stale cache (its write fails with
    409) never repeats them.
 7. The status is written last, and only when it changed (``writes.write_status_if_changed``).
+8. Before the status, the pods of the active and pending clusters get the ``ray.io/serve`` label their proxy
+   health and ``excludeHeadPodFromServeSvc`` call for (``serve_labels``): only labels that differ are written.
 
 Tasks: called by the controller's workers, one key at a time; ``deps.memory`` is shared between keys.
 """
@@ -30,6 +32,7 @@ import structlog
 
 from rayservice.api import ObjectKey
 from rayservice.api.rayservice import CONDITION_READY, CONDITION_UPGRADE_IN_PROGRESS
+from rayservice.controller.caches import CLUSTER_INDEX
 from rayservice.controller.events import WARNING
 from rayservice.controller.names import cluster_config_hash
 from rayservice.controller.rayservice._raw import (
@@ -47,6 +50,7 @@ from rayservice.controller.rayservice.deps import Deps
 from rayservice.controller.rayservice.desired import desired_cluster
 from rayservice.controller.rayservice.observe import Observed, ServeState, active_health, observe, read_clusters
 from rayservice.controller.rayservice.serve_diff import apps_missing, desired_app_names, is_serving
+from rayservice.controller.rayservice.serve_labels import serve_label_changes
 from rayservice.controller.rayservice.status import ClusterReport, Pace, compute_status, requeue_after_s
 from rayservice.controller.rayservice.submit import Submitted, submit_serve_config
 from rayservice.controller.rayservice.traffic import point_services, switch_traffic
@@ -55,6 +59,7 @@ from rayservice.controller.rayservice.validate import ServiceCheck, check_servic
 from rayservice.controller.rayservice.writes import (
     create_cluster,
     delete_cluster,
+    label_serve_pod,
     scale_cluster,
     set_deadline,
     write_status_if_changed,
@@ -114,6 +119,7 @@ async def reconcile(key: ObjectKey, deps: Deps) -> Result:
         active, pending = pending, None
     elif active is not None and active in live:
         await point_services(service, observed, active, deps)
+    await _label_serve_pods(service, (active, pending), observed, ray, deps)
     status = compute_status(
         service,
         now=now,
@@ -169,6 +175,26 @@ async def _apply_cluster_plan(service: RawObject, plan: ClusterPlan, observed: O
     desired_spec = mapping(spec_of(service).get("rayClusterConfig"))
     for name in plan.scale:
         await scale_cluster(service, observed.clusters[name], desired_spec, deps)
+
+
+async def _label_serve_pods(
+    service: RawObject,
+    clusters: tuple[str | None, ...],
+    observed: Observed,
+    ray: Mapping[str, ServeState],
+    deps: Deps,
+) -> None:
+    """Guarantee 8."""
+    exclude_head = spec_of(service).get("excludeHeadPodFromServeSvc") is True
+    for name in clusters:
+        cluster = observed.clusters.get(name) if name is not None else None
+        if name is None or cluster is None or is_deleting(cluster):
+            continue
+        state = ray.get(name)
+        pods = deps.caches.pods.by_index(CLUSTER_INDEX, name)
+        answer = state.answer if state is not None else None
+        for pod, value in sorted(serve_label_changes(cluster, pods, answer, exclude_head=exclude_head).items()):
+            await label_serve_pod(service, pod, value, deps)
 
 
 async def _commit(service: RawObject, status: Mapping[str, Any], check: ServiceCheck, deps: Deps) -> RawObject:

@@ -12,6 +12,7 @@ Guarantees:
    a Service of the same name that another controller owns is left alone (and reported once per pass in the
    log). A Service the cache cannot show (created without our labels) is read live once and adopted.
 5. Every create, delete and in-place scaling emits one Normal event on the RayService.
+6. ``label_serve_pod`` sets a pod's ``ray.io/serve`` label; NotFound (the pod went away) is done.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, Final
 
 import structlog
 
-from rayservice.api import DELETE_AFTER_ANNOTATION, ObjectKey, format_kube_time
+from rayservice.api import DELETE_AFTER_ANNOTATION, SERVE_LABEL, ObjectKey, format_kube_time
 from rayservice.controller.events import NORMAL
 from rayservice.controller.rayservice._raw import (
     RawObject,
@@ -36,7 +37,7 @@ from rayservice.controller.rayservice._raw import (
 )
 from rayservice.controller.rayservice.deps import Deps
 from rayservice.controller.rayservice.patches import scale_patch, service_patch
-from rayservice.kube import RAY_CLUSTERS, RAY_SERVICES, SERVICES, AlreadyExists, NotFound, Preconditions
+from rayservice.kube import PODS, RAY_CLUSTERS, RAY_SERVICES, SERVICES, AlreadyExists, NotFound, Preconditions
 
 REASON_CREATED_CLUSTER: Final = "CreatedCluster"
 REASON_DELETED_CLUSTER: Final = "DeletedCluster"
@@ -103,6 +104,16 @@ async def set_deadline(service: RawObject, name: str, deadline: datetime | None,
     except NotFound:
         return
     _log.info("cluster_deadline_set", cluster=name, delete_after=value)
+
+
+async def label_serve_pod(service: RawObject, pod: str, value: str, deps: Deps) -> None:
+    """Guarantee 6."""
+    patch = {"metadata": {"labels": {SERVE_LABEL: value}}}
+    try:
+        await deps.kube.patch(PODS, pod, patch, namespace=namespace_of(service))
+    except NotFound:
+        return
+    _log.info("pod_serve_label_set", pod=pod, value=value)
 
 
 async def scale_cluster(service: RawObject, cluster: RawObject, desired_spec: Mapping[str, Any], deps: Deps) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = "rayservice.controller.rayservice"
-PURE_MODULES = ["_raw", "desired", "health", "patches", "serve_diff", "status", "upgrade", "validate"]
+PURE_MODULES = ["_raw", "desired", "health", "patches", "serve_diff", "serve_labels", "status", "upgrade", "validate"]
 PUBLIC_MODULES = [*PURE_MODULES[1:], "deps", "memory", "setup"]
 IO_MODULES = {"asyncio", "aiohttp", "kubernetes", "socket", "subprocess", "time"}
 MAX_LINES = 300
