@@ -230,7 +230,8 @@ def _report(name: str | None, observed: Observed, ray: Mapping[str, ServeState])
     cluster = observed.clusters.get(name)
     state = ray.get(name)
     applications = as_status_field(state.statuses) if state is not None and state.answer is not None else None
-    return ClusterReport(name, status_of(cluster) if cluster is not None else None, applications)
+    unreachable = state is not None and state.answer is None
+    return ClusterReport(name, status_of(cluster) if cluster is not None else None, applications, unreachable)
 
 
 def _requeue(

@@ -72,6 +72,7 @@ class ClusterReport:
     name: str
     cluster_status: Mapping[str, Any] | None = None
     applications: Mapping[str, Any] | None = None
+    dashboard_unreachable: bool = False
 
 
 def compute_status(
@@ -188,10 +189,13 @@ def _ready(active: ClusterReport | None, endpoints: int, initializing: bool) -> 
         return _condition(CONDITION_READY, "False", REASON_INITIALIZING, "RayService is initializing")
     if active is None:
         return _condition(CONDITION_READY, "False", REASON_ZERO_ENDPOINTS, "No active Ray cluster")
+    # Serving goes through the proxies, not the dashboard: a silent dashboard is reported, not counted against Ready.
+    silent = (f"; the Ray dashboard of RayCluster {active.name} is not answering, so Serve status is not current"
+              if active.dashboard_unreachable else "")
     if endpoints > 0:
-        message = f"Serving on RayCluster {active.name}"
+        message = f"Serving on RayCluster {active.name}{silent}"
         return _condition(CONDITION_READY, "True", REASON_NONZERO_ENDPOINTS, message)
-    message = f"The serve Service has no ready endpoints on RayCluster {active.name}"
+    message = f"The serve Service has no ready endpoints on RayCluster {active.name}{silent}"
     return _condition(CONDITION_READY, "False", REASON_ZERO_ENDPOINTS, message)
 
 

@@ -174,3 +174,12 @@ def test_dashboard_failures_back_off_exponentially_up_to_a_minute() -> None:
 def test_a_deadline_ahead_shortens_the_wait() -> None:
     assert requeue_after_s(valid=True, pace="steady", wake_in_s=3.0) == 3.0
     assert requeue_after_s(valid=True, pace="steady", wake_in_s=-1.0) == 0.0
+
+
+def test_a_silent_dashboard_is_named_in_ready_without_taking_ready_away() -> None:
+    report = ClusterReport("a", CLUSTER_STATUS, None, dashboard_unreachable=True)
+    status = compute_status(rayservice(), now=NOW, active=report, serve_endpoints=2)
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True" and "dashboard of RayCluster a is not answering" in ready["message"]
+    healthy = compute_status(rayservice(), now=NOW, active=ClusterReport("a", CLUSTER_STATUS, None), serve_endpoints=2)
+    assert "dashboard" not in next(c for c in healthy["conditions"] if c["type"] == "Ready")["message"]
