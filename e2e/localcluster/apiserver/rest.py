@@ -254,7 +254,10 @@ class Api:
         new["metadata"] = {**meta(new), "resourceVersion": old_meta["resourceVersion"]}
         if dry_run:
             return WriteResult(self.output(rt, new), warnings)
+        # as kube's ShouldDeleteDuringUpdate: only once no finalizer and no grace period is left (a pod in its
+        # grace period stays until its kubelet deletes it)
         if meta(new).get("deletionTimestamp") and not meta(new).get("finalizers") \
+                and not int(meta(new).get("deletionGracePeriodSeconds") or 0) \
                 and not deletion.spec_finalizers(rt, new):
             # kube answers with the final state (finalizers gone) at the last stored resourceVersion
             self.store.remove(rt.group_resource, old_meta.get("namespace", ""), name)

@@ -459,3 +459,22 @@ class TestOtherKinds:
         body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"token": "abc"}}
         secret = api.create(rt(api, "secrets"), NS, body).obj
         assert secret["data"] == {"token": "YWJj"} and secret["type"] == "Opaque" and "stringData" not in secret
+
+
+def test_a_status_write_during_a_pods_grace_period_does_not_delete_it() -> None:
+    from e2e.localcluster.apiserver.builtins import bind_pod, builtin_hooks
+    from e2e.localcluster.apiserver.resources import Registry
+    from e2e.localcluster.apiserver.rest import Api
+    from e2e.localcluster.apiserver.store import Store
+
+    api = Api(Store(), Registry(), builtin_hooks())
+    ns_rt, pod_rt = api.registry.lookup("", "v1", "namespaces"), api.registry.lookup("", "v1", "pods")
+    assert ns_rt is not None and pod_rt is not None
+    api.create(ns_rt, "", {"metadata": {"name": "default"}})
+    api.create(pod_rt, "default", {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}})
+    bind_pod(api, "default", "p", {"target": {"name": "n"}})
+    deleting, _ = api.delete(pod_rt, "default", "p", {})
+    assert deleting["metadata"]["deletionGracePeriodSeconds"] == 30
+    api.patch(pod_rt, "default", "p", "application/merge-patch+json", {"status": {"phase": "Running"}},
+              subresource="status")
+    assert api.store.get(("", "pods"), "default", "p") is not None

@@ -1,0 +1,249 @@
+"""One pod's sandbox: its network namespace, a PID namespace with a reaping init, a private /tmp.
+
+Guarantees:
+1. `start()` creates the pod's network (address, hosts file), then runs `ip netns exec NS unshare --pid --fork
+   --mount-proc --mount --uts` with an init that is PID 1 of a new PID namespace: it takes the pod's hostname,
+   bind-mounts the per-pod directory over /tmp and each emptyDir volume at its mount path (in the pod's own
+   mount namespace only), reaps orphans, and on SIGTERM forwards SIGTERM to every process of the pod.
+   `start()` returns once the init is ready, or raises `SandboxError` within its deadline.
+2. `spawn()` starts a container process with `nsenter` into the init's network, PID, mount and UTS
+   namespaces, in its own session, its stdout and stderr appended to a log file; `exec()` runs a command the
+   same way and returns (exit code, output), killed at its deadline.
+3. `signal_container()` signals what a container started: every pod process but the init when the pod has one
+   container, else the container's session. `terminate()` sends SIGTERM to the init; `kill()` sends it
+   SIGKILL, which ends every process of the PID namespace, and waits (bounded) for the sandbox to exit.
+4. `destroy()` (idempotent) kills what is left, removes the namespace, veth and /etc/netns entry and
+   releases the address; `remove_dirs()` removes the per-pod directory (logs included).
+
+Not guaranteed: volumes other than emptyDir (ignored), per-container mounts (every mount is pod-wide),
+securityContext (processes run as the agent's user), hostNetwork/hostPID (every pod gets its own namespaces),
+resource limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .netns import NodeNetwork, PodNames
+
+_INIT = r"""
+import ctypes, json, os, signal, socket, sys
+hostname, mounts = sys.argv[1], json.loads(sys.argv[2])
+libc = ctypes.CDLL(None, use_errno=True)
+for source, target in mounts:
+    if target.startswith("/tmp/"):
+        os.makedirs(target, exist_ok=True)
+    if libc.mount(source.encode(), target.encode(), None, 4096, None) != 0:  # MS_BIND
+        raise OSError(ctypes.get_errno(), f"bind {source} over {target}")
+socket.sethostname(hostname)
+wanted = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+for sig in wanted:
+    signal.signal(sig, lambda *_: None)
+signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+os.write(1, b"ready\n")
+os.close(1)
+while True:
+    if signal.sigwait(wanted) != signal.SIGCHLD:
+        try:
+            os.kill(-1, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+"""
+
+
+class SandboxError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class PodDirs:
+    root: Path
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def volume(self, name: str) -> Path:
+        return self.root / "volumes" / name
+
+    def host_path(self, pod_path: str) -> Path | None:
+        """Where a path under the pod's /tmp lives on the host (None for other paths)."""
+        if pod_path == "/tmp" or pod_path.startswith("/tmp/"):
+            return self.tmp / pod_path[len("/tmp"):].lstrip("/")
+        return None
+
+
+def empty_dir_mounts(spec: Mapping[str, Any], dirs: PodDirs) -> list[tuple[str, str]]:
+    """(host dir, pod path) for every emptyDir mount of any container; one mount per pod path."""
+    empty = {v["name"] for v in spec.get("volumes") or [] if "emptyDir" in v}
+    mounts: dict[str, str] = {}
+    for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        for m in c.get("volumeMounts") or []:
+            if m.get("name") in empty and str(m.get("mountPath", "")).startswith("/"):
+                mounts.setdefault(str(m["mountPath"]).rstrip("/") or "/", str(dirs.volume(m["name"])))
+    return sorted(((src, dst) for dst, src in mounts.items()), key=lambda p: p[1])
+
+
+class PodSandbox:
+    def __init__(self, *, network: NodeNetwork, names: PodNames, uid: str, namespace: str, hostname: str,
+                 dirs: PodDirs, python: str, containers: int) -> None:
+        self.network = network
+        self.names = names
+        self.uid = uid
+        self.namespace = namespace
+        self.hostname = hostname
+        self.dirs = dirs
+        self.python = python
+        self.containers = containers
+        self.ip = ""
+        self.init_pid = 0
+        self._unshare: asyncio.subprocess.Process | None = None
+        self._destroyed = False
+
+    async def start(self, hosts: Callable[[str], str], mounts: Sequence[tuple[str, str]],
+                    timeout_s: float = 15.0) -> None:
+        for d in (self.dirs.tmp, self.dirs.logs, *(Path(src) for src, _ in mounts)):
+            d.mkdir(parents=True, exist_ok=True)
+        self.dirs.tmp.chmod(0o1777)
+        self.ip = self.network.allocate_ip(self.uid)
+        await self.network.add_pod(self.names, self.ip, hosts(self.ip), self.namespace)
+        binds = [(str(self.dirs.tmp), "/tmp"), *mounts]
+        with (self.dirs.root / "sandbox.log").open("ab") as log:
+            self._unshare = await asyncio.create_subprocess_exec(
+                "ip", "netns", "exec", self.names.netns, "unshare", "--pid", "--fork", "--mount-proc", "--mount",
+                "--uts", "--propagation", "private", "--", self.python, "-I", "-S", "-c", _INIT, self.hostname,
+                json.dumps(binds), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=log)
+        assert self._unshare.stdout is not None
+        try:
+            async with asyncio.timeout(timeout_s):
+                line = await self._unshare.stdout.readline()
+        except TimeoutError:
+            line = b""
+        children = _children(self._unshare.pid)
+        if line != b"ready\n" or len(children) != 1:
+            detail = (self.dirs.root / "sandbox.log").read_text(errors="replace").strip()[-300:]
+            raise SandboxError(f"the pod sandbox did not start: {detail or 'no answer from its init'}")
+        self.init_pid = children[0]
+
+    @property
+    def running(self) -> bool:
+        return self._unshare is not None and self._unshare.returncode is None and self.init_pid > 0
+
+    def _nsenter(self, workdir: str) -> list[str]:
+        return ["nsenter", f"--target={self.init_pid}", "--net", "--pid", "--mount", "--uts", f"--wd={workdir}",
+                "--"]
+
+    async def spawn(self, argv: Sequence[str], env: Mapping[str, str], workdir: str,
+                    log_path: Path) -> asyncio.subprocess.Process:
+        if not self.running:
+            raise SandboxError("the pod sandbox is not running")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log:
+            return await asyncio.create_subprocess_exec(
+                *self._nsenter(workdir), *argv, env=dict(env), stdin=asyncio.subprocess.DEVNULL, stdout=log,
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+
+    async def exec(self, argv: Sequence[str], env: Mapping[str, str], timeout_s: float) -> tuple[int, bytes]:
+        if not self.running:
+            return 126, b"the pod sandbox is not running"
+        proc = await asyncio.create_subprocess_exec(
+            *self._nsenter("/"), *argv, env=dict(env), stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+        try:
+            async with asyncio.timeout(timeout_s):
+                out, _ = await proc.communicate()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+            return 124, b"timed out"
+        return proc.returncode if proc.returncode is not None else 1, out
+
+    def signal_container(self, session: int, sig: int) -> None:
+        """Signal a container's processes; `session` is the pid `spawn()` returned."""
+        if not self.running:
+            return
+        for pid in self._pod_pids(session=None if self.containers == 1 else session):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
+    def _pod_pids(self, session: int | None) -> list[int]:
+        try:
+            ns = os.readlink(f"/proc/{self.init_pid}/ns/pid")
+        except OSError:
+            return []
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == self.init_pid:
+                continue
+            try:
+                if os.readlink(f"/proc/{entry}/ns/pid") != ns:
+                    continue
+                if session is not None and _session_of(int(entry)) != session:
+                    continue
+            except OSError:
+                continue
+            found.append(int(entry))
+        return found
+
+    def terminate(self) -> None:
+        if self.running:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.init_pid, signal.SIGTERM)
+
+    async def kill(self, timeout_s: float = 5.0) -> None:
+        if self._unshare is None:
+            return
+        if self.running:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.init_pid, signal.SIGKILL)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._unshare.wait()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                self._unshare.kill()
+            await self._unshare.wait()
+
+    async def destroy(self) -> None:
+        if self._destroyed:
+            return
+        self._destroyed = True
+        await self.kill()
+        await self.network.remove_pod(self.names)
+        self.network.release_ip(self.uid)
+
+    def remove_dirs(self) -> None:
+        shutil.rmtree(self.dirs.root, ignore_errors=True)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _session_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2:].split()[3])

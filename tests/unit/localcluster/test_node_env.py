@@ -1,0 +1,97 @@
+"""The node's container environment and command line, as kubelet builds them (e2e/localcluster/node/env.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from e2e.localcluster.node.env import (
+    ConfigError,
+    container_argv,
+    container_env,
+    expand,
+    field_ref,
+    referenced_objects,
+    resource_ref,
+)
+
+POD: dict[str, Any] = {
+    "metadata": {"name": "p", "namespace": "ns", "uid": "u-1", "labels": {"app": "web"},
+                 "annotations": {"a/b": "c"}},
+    "spec": {"nodeName": "n1", "serviceAccountName": "sa"},
+    "status": {"podIP": "10.244.0.5", "podIPs": [{"ip": "10.244.0.5"}], "hostIP": "10.244.0.1",
+               "hostIPs": [{"ip": "10.244.0.1"}]}}
+
+
+def no_refs(kind: str, name: str) -> None:
+    return None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("$(A)-$(B)", "1-two"),
+    ("$$(A)", "$(A)"),          # $$ escapes
+    ("$(MISSING)", "$(MISSING)"),  # undefined stays as written
+    ("$(A", "$(A"),             # unclosed
+    ("$A $", "$A $"),            # other $ is copied
+    ("a$$b", "a$b"),
+])
+def test_expand_follows_kubelet_rules(text: str, expected: str) -> None:
+    assert expand(text, {"A": "1", "B": "two"}) == expected
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("metadata.name", "p"), ("metadata.namespace", "ns"), ("metadata.uid", "u-1"),
+    ("metadata.labels['app']", "web"), ("metadata.annotations['a/b']", "c"), ("spec.nodeName", "n1"),
+    ("spec.serviceAccountName", "sa"), ("status.podIP", "10.244.0.5"), ("status.hostIP", "10.244.0.1"),
+    ("status.podIPs", "10.244.0.5")])
+def test_field_refs_cover_the_downward_api(path: str, expected: str) -> None:
+    assert field_ref(POD, path) == expected
+
+
+def test_an_unsupported_field_ref_is_a_config_error() -> None:
+    with pytest.raises(ConfigError):
+        field_ref(POD, "spec.containers")
+
+
+def test_env_entries_apply_in_order_and_expand_against_what_is_defined_so_far() -> None:
+    container = {"env": [{"name": "LATER", "value": "$(FIRST)"}, {"name": "FIRST", "value": "x"},
+                         {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                         {"name": "ADDR", "value": "$(IP):80"}]}
+    env = container_env(POD, container, refs=no_refs, capacity={})
+    assert env == {"LATER": "$(FIRST)", "FIRST": "x", "IP": "10.244.0.5", "ADDR": "10.244.0.5:80"}
+
+
+def test_env_from_config_maps_and_secrets_with_prefix_lies_under_env_entries() -> None:
+    data = {("configmap", "cm"): {"A": "1", "B": "2"}, ("secret", "s"): {"TOKEN": "t"}}
+    container = {"envFrom": [{"configMapRef": {"name": "cm"}}, {"secretRef": {"name": "s"}, "prefix": "S_"}],
+                 "env": [{"name": "B", "value": "override"},
+                         {"name": "K", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "A"}}}]}
+    env = container_env(POD, container, refs=lambda k, n: data.get((k, n)), capacity={})
+    assert env == {"A": "1", "B": "override", "S_TOKEN": "t", "K": "1"}
+    assert referenced_objects(container) == {("configmap", "cm"), ("secret", "s")}
+
+
+def test_a_missing_reference_is_a_config_error_unless_optional() -> None:
+    missing = {"env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "nope", "key": "k"}}}]}
+    with pytest.raises(ConfigError, match='secret "nope" not found'):
+        container_env(POD, missing, refs=no_refs, capacity={})
+    optional = {"env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "nope", "key": "k", "optional": True}}}]}
+    assert container_env(POD, optional, refs=no_refs, capacity={}) == {}
+
+
+def test_resource_field_refs_round_up_by_the_divisor_and_fall_back_to_node_capacity() -> None:
+    container = {"resources": {"limits": {"cpu": "500m", "memory": "1Gi"}, "requests": {"cpu": "250m"}}}
+    assert resource_ref(container, {"resource": "limits.cpu"}, {}) == "1"
+    assert resource_ref(container, {"resource": "requests.cpu", "divisor": "1m"}, {}) == "250"
+    assert resource_ref(container, {"resource": "limits.memory", "divisor": "1Mi"}, {}) == "1024"
+    assert resource_ref({}, {"resource": "limits.cpu"}, {"cpu": "8"}) == "8"
+
+
+def test_argv_is_command_then_args_expanded_and_args_alone_run_as_the_command() -> None:
+    env = {"PORT": "8080"}
+    assert container_argv({"command": ["python", "-m"], "args": ["http.server", "$(PORT)"]}, env) == [
+        "python", "-m", "http.server", "8080"]
+    assert container_argv({"args": ["python", "-V"]}, env) == ["python", "-V"]
+    with pytest.raises(ConfigError, match="no command"):
+        container_argv({"name": "c"}, env)
