@@ -5,7 +5,7 @@ PYTEST_ARGS ?=
 # The operator image; manifests/manager/deployment.yaml runs this exact name and tag.
 IMAGE ?= rayservice-operator:0.1.0
 
-.PHONY: install test lint demo run bench clean manifests docs image
+.PHONY: install system-deps test lint demo run bench clean manifests docs image
 
 install: $(VENV)/.installed
 
@@ -15,7 +15,12 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $@
 
-test: install
+# The node agent's tests (root only) need iproute2 and util-linux; install them with apt-get when missing.
+system-deps:
+	@command -v ip >/dev/null && command -v unshare >/dev/null && command -v nsenter >/dev/null || \
+	  { [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq iproute2 util-linux; }; }
+
+test: install system-deps
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install
