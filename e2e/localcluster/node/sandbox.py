@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,7 @@ libc = ctypes.CDLL(None, use_errno=True)
 for source, target in mounts:
     if target.startswith("/tmp/"):
         os.makedirs(target, exist_ok=True)
-    if libc.mount(source.encode(), target.encode(), None, 4096, None) != 0:  # MS_BIND
+    if libc.mount(source.encode(), target.encode(), None, 4096 | 16384, None) != 0:  # MS_BIND | MS_REC
         raise OSError(ctypes.get_errno(), f"bind {source} over {target}")
 socket.sethostname(hostname)
 wanted = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
@@ -93,6 +94,24 @@ class PodDirs:
         return None
 
 
+def kept_under_tmp(paths: Sequence[str]) -> list[str]:
+    """The top-level directories under /tmp (`/tmp/<name>`) that hold any of `paths`, in first-seen order."""
+    tops: list[str] = []
+    for path in paths:
+        parts = Path(path).parts
+        if len(parts) > 2 and parts[:2] == ("/", "tmp"):
+            top = f"/tmp/{parts[2]}"
+            if top not in tops:
+                tops.append(top)
+    return tops
+
+
+def _runtime_paths(python: str) -> list[str]:
+    project = Path(__file__).resolve().parents[3]
+    return [python, os.path.realpath(python), sys.prefix, sys.base_prefix, os.path.realpath(sys.executable),
+            str(project)]
+
+
 def empty_dir_mounts(spec: Mapping[str, Any], dirs: PodDirs) -> list[tuple[str, str]]:
     """(host dir, pod path) for every emptyDir mount of any container; one mount per pod path."""
     empty = {v["name"] for v in spec.get("volumes") or [] if "emptyDir" in v}
@@ -122,12 +141,16 @@ class PodSandbox:
 
     async def start(self, hosts: Callable[[str], str], mounts: Sequence[tuple[str, str]],
                     timeout_s: float = 15.0) -> None:
-        for d in (self.dirs.tmp, self.dirs.logs, *(Path(src) for src, _ in mounts)):
+        # The pod's private /tmp hides the host's; what the pod runs from (the Python environment, the
+        # project) may live there, so it is bound back into the pod's /tmp first (recursive binds carry it).
+        tops = kept_under_tmp(_runtime_paths(self.python))
+        kept = [(top, str(self.dirs.tmp / top[len("/tmp/"):])) for top in tops]
+        for d in (self.dirs.tmp, self.dirs.logs, *(Path(src) for src, _ in mounts), *(Path(i) for _, i in kept)):
             d.mkdir(parents=True, exist_ok=True)
         self.dirs.tmp.chmod(0o1777)
         self.ip = self.network.allocate_ip(self.uid)
         await self.network.add_pod(self.names, self.ip, hosts(self.ip), self.namespace)
-        binds = [(str(self.dirs.tmp), "/tmp"), *mounts]
+        binds = [*kept, (str(self.dirs.tmp), "/tmp"), *mounts]
         with (self.dirs.root / "sandbox.log").open("ab") as log:
             self._unshare = await asyncio.create_subprocess_exec(
                 "ip", "netns", "exec", self.names.netns, "unshare", "--pid", "--fork", "--mount-proc", "--mount",

@@ -95,3 +95,10 @@ def test_argv_is_command_then_args_expanded_and_args_alone_run_as_the_command() 
     assert container_argv({"args": ["python", "-V"]}, env) == ["python", "-V"]
     with pytest.raises(ConfigError, match="no command"):
         container_argv({"name": "c"}, env)
+
+
+def test_directories_under_tmp_that_the_pod_runs_from_are_kept_once_each() -> None:
+    from e2e.localcluster.node.sandbox import kept_under_tmp
+
+    paths = ["/tmp/clone/.venv/bin/python", "/tmp/clone", "/usr/bin/python3", "/tmp/other/x", "/tmpfoo/y", "/tmp"]
+    assert kept_under_tmp(paths) == ["/tmp/clone", "/tmp/other"]
