@@ -3,18 +3,13 @@ node) and the fake Ray dashboard: what a user sees of a RayService, and what the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-import aiohttp
-import pytest
-from structlog.testing import capture_logs
 
 from e2e.fakeray import FakeRayDashboard
 from e2e.localcluster.apiserver import FaultRule, LocalApiServer
 from rayservice.api import DELETE_AFTER_ANNOTATION, ObjectKey
 from rayservice.kube import RAY_SERVICES, KubeClient
+from tests.integration.rayservice.conftest import Operators
 from tests.integration.rayservice_harness import (
     CLUSTERS_GR,
     NAMESPACE,
@@ -23,8 +18,6 @@ from tests.integration.rayservice_harness import (
     clusters_of,
     condition,
     events_of,
-    install_crds,
-    new_client,
     puts,
     sample_rayservice,
     selector_of,
@@ -38,73 +31,6 @@ KEY = ObjectKey(NAMESPACE, NAME)
 HEAD_SVC = f"{NAME}-head-svc"
 SERVE_SVC = f"{NAME}-serve-svc"
 CLUSTER_LABEL = "ray.io/cluster"
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[LocalApiServer]:
-    api = LocalApiServer(port=0, simulate_node=True, bookmark_interval_s=0.5)
-    await api.start()
-    try:
-        yield api
-    finally:
-        await api.stop()
-
-
-@pytest.fixture
-async def dashboard() -> AsyncIterator[FakeRayDashboard]:
-    """Every simulated pod has its own loopback address: bound on all of them, the fake keeps one Ray per head."""
-    fake = FakeRayDashboard(clock=lambda: 0.0)
-    await fake.start("0.0.0.0", 0)
-    try:
-        yield fake
-    finally:
-        await fake.stop()
-
-
-@pytest.fixture
-async def user(server: LocalApiServer, tmp_path: Path) -> AsyncIterator[KubeClient]:
-    """The tests' own client (user agent ``tests``), after it installed the CRDs."""
-    kube = await new_client(server.write_kubeconfig(tmp_path / "kubeconfig"), "tests")
-    try:
-        await install_crds(kube)
-        yield kube
-    finally:
-        await kube.close()
-
-
-class Operators:
-    """Starts operators (one at a time, like replicas after a restart) that share one client and session."""
-
-    def __init__(self, kube: KubeClient, session: aiohttp.ClientSession, dashboard: FakeRayDashboard) -> None:
-        self._kube, self._session, self._dashboard = kube, session, dashboard
-        self.started: list[Operator] = []
-
-    async def start(self) -> Operator:
-        op = Operator(self._kube, self._session, self._dashboard)
-        self.started.append(op)
-        await op.start()
-        return op
-
-
-@pytest.fixture
-async def operators(
-    server: LocalApiServer, dashboard: FakeRayDashboard, user: KubeClient, tmp_path: Path
-) -> AsyncIterator[Operators]:
-    kube = await new_client(server.write_kubeconfig(tmp_path / "operator-kubeconfig"), OPERATOR)
-    with capture_logs():  # keep the output readable; assertions use the request logs
-        async with aiohttp.ClientSession() as session:
-            made = Operators(kube, session, dashboard)
-            try:
-                yield made
-            finally:
-                for op in made.started:
-                    await op.stop()
-                await kube.close()
-
-
-@pytest.fixture
-async def operator(operators: Operators) -> Operator:
-    return await operators.start()
 
 
 def active_cluster(server: LocalApiServer) -> str:

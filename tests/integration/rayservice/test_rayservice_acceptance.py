@@ -4,25 +4,21 @@ dashboard, the unhealthy thresholds and their backoff, and the v1alpha1 form."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 import pytest
 import yaml
-from structlog.testing import capture_logs
 
 from e2e.fakeray import FakeRayDashboard
 from e2e.localcluster.apiserver import FaultRule, LocalApiServer
 from rayservice.api import DELETE_AFTER_ANNOTATION, ObjectKey
-from rayservice.clock import SYSTEM_CLOCK, Clock
 from rayservice.controller.rayservice import REPLACEMENTS_ANNOTATION
 from rayservice.kube import RAY_SERVICES, KubeClient, Resource
+from tests.integration.rayservice.conftest import Operators
 from tests.integration.rayservice_harness import (
     CLUSTERS_GR,
     NAMESPACE,
-    OPERATOR,
     ROOT,
     Operator,
     ShiftedClock,
@@ -30,9 +26,7 @@ from tests.integration.rayservice_harness import (
     clusters_of,
     condition,
     events_of,
-    install_crds,
     lift_failures,
-    new_client,
     puts,
     sample_rayservice,
     selector_of,
@@ -48,72 +42,6 @@ FRUIT = "fruit.deployment_graph"
 ALPHA_SAMPLE = ROOT / "manifests" / "samples" / "ray.io_v1alpha1_rayservice.yaml"
 ALPHA_RAY_SERVICES = Resource("ray.io", "v1alpha1", "rayservices", kind="RayService")
 NEW_VERSION = {"spec": {"rayClusterConfig": {"rayVersion": "2.60.1"}}}
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[LocalApiServer]:
-    api = LocalApiServer(port=0, simulate_node=True, bookmark_interval_s=0.5)
-    await api.start()
-    try:
-        yield api
-    finally:
-        await api.stop()
-
-
-@pytest.fixture
-async def dashboard() -> AsyncIterator[FakeRayDashboard]:
-    """Bound on every loopback address of the simulated pods: one fake Ray per head."""
-    fake = FakeRayDashboard(clock=lambda: 0.0)
-    await fake.start("0.0.0.0", 0)
-    try:
-        yield fake
-    finally:
-        await fake.stop()
-
-
-@pytest.fixture
-async def user(server: LocalApiServer, tmp_path: Path) -> AsyncIterator[KubeClient]:
-    kube = await new_client(server.write_kubeconfig(tmp_path / "kubeconfig"), "tests")
-    try:
-        await install_crds(kube)
-        yield kube
-    finally:
-        await kube.close()
-
-
-class Operators:
-    """Starts operators one at a time (a restart is a fresh one on the same API server), sharing a client."""
-
-    def __init__(self, kube: KubeClient, session: aiohttp.ClientSession, dashboard: FakeRayDashboard) -> None:
-        self._kube, self._session, self._dashboard = kube, session, dashboard
-        self.started: list[Operator] = []
-
-    async def start(self, clock: Clock = SYSTEM_CLOCK) -> Operator:
-        op = Operator(self._kube, self._session, self._dashboard, clock=clock)
-        self.started.append(op)
-        await op.start()
-        return op
-
-
-@pytest.fixture
-async def operators(
-    server: LocalApiServer, dashboard: FakeRayDashboard, user: KubeClient, tmp_path: Path
-) -> AsyncIterator[Operators]:
-    kube = await new_client(server.write_kubeconfig(tmp_path / "operator-kubeconfig"), OPERATOR)
-    with capture_logs():
-        async with aiohttp.ClientSession() as session:
-            made = Operators(kube, session, dashboard)
-            try:
-                yield made
-            finally:
-                for op in made.started:
-                    await op.stop()
-                await kube.close()
-
-
-@pytest.fixture
-async def operator(operators: Operators) -> Operator:
-    return await operators.start()
 
 
 # ---- what a user sees --------------------------------------------------------------------------------
