@@ -21,8 +21,6 @@ from typing import Any
 
 import aiohttp
 import yaml
-from kubernetes.aio import client as k8s
-from kubernetes.aio import config as k8s_config
 from prometheus_client import CollectorRegistry
 
 from e2e.fakeray import FakeRayDashboard
@@ -35,14 +33,16 @@ from rayservice.controller.events import EventRecorder
 from rayservice.controller.raycluster.setup import raycluster_controller
 from rayservice.controller.rayservice import rayservice_controller
 from rayservice.informers import EventHandlers
-from rayservice.kube import KubeClient, Resource
+from rayservice.kube import KubeClient
 from rayservice.metrics import OperatorMetrics
 from rayservice.ray import HttpDashboardClient
+from tests.integration.raycluster_harness import install_crds as install_crds
+from tests.integration.raycluster_harness import new_client as new_client
+from tests.integration.raycluster_harness import stored as stored
+from tests.integration.raycluster_harness import writes_by as writes_by
 
 ROOT = Path(__file__).resolve().parents[2]
-CRD_DIR = ROOT / "manifests" / "crd"
 SAMPLE = ROOT / "manifests" / "samples" / "ray.io_v1_rayservice.yaml"
-CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", namespaced=False)
 NAMESPACE = "default"
 OPERATOR = "rayservice-operator"
 DEADLINE_S = 15.0
@@ -53,24 +53,6 @@ RAYSERVICES_GR = ("ray.io", "rayservices")
 EVENTS_GR = ("", "events")
 PUT = "PUT"
 APPLICATIONS = "/api/serve/applications/"
-
-
-async def new_client(kubeconfig: Path, agent: str) -> KubeClient:
-    configuration = k8s.Configuration()
-    await k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-        config_file=str(kubeconfig), client_configuration=configuration
-    )
-    api = k8s.ApiClient(configuration)
-    kube = KubeClient(api, qps=5000.0, burst=5000)
-    api.user_agent = agent
-    return kube
-
-
-async def install_crds(kube: KubeClient) -> None:
-    for path in sorted(CRD_DIR.glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
-            if doc:
-                await kube.create(CRDS, doc)
 
 
 def sample_rayservice(**spec: Any) -> dict[str, Any]:
@@ -227,10 +209,6 @@ class Operator:
 # ---- what the server holds -----------------------------------------------------------------------
 
 
-def stored(server: LocalApiServer, gr: tuple[str, str], name: str) -> dict[str, Any] | None:
-    return server.store.get(gr, NAMESPACE, name)
-
-
 def status_of(server: LocalApiServer, name: str) -> dict[str, Any]:
     return (stored(server, RAYSERVICES_GR, name) or {}).get("status") or {}
 
@@ -261,10 +239,6 @@ def events_of(server: LocalApiServer, name: str, reason: str | None = None) -> l
         for event in server.store.list(EVENTS_GR, NAMESPACE)
         if event.get("involvedObject", {}).get("name") == name and reason in (None, event.get("reason"))
     ]
-
-
-def writes_by(server: LocalApiServer, agent: str, *, since: int = 0) -> list[RequestInfo]:
-    return [r for r in server.faults.log[since:] if r.user_agent == agent and r.verb in WRITES]
 
 
 def puts(dashboard: FakeRayDashboard, address: str | None = None) -> int:
