@@ -3,7 +3,8 @@
 Guarantees:
 1. `start()` creates the pod's network (address, hosts file), then runs `ip netns exec NS unshare --pid --fork
    --mount-proc --mount --uts` with an init that is PID 1 of a new PID namespace: it takes the pod's hostname,
-   bind-mounts the per-pod directory over /tmp and each emptyDir volume at its mount path (in the pod's own
+   bind-mounts the per-pod directory over /tmp, each emptyDir volume at its mount path and a copy of
+   /etc/profile that keeps the local Python environment first on a login shell's PATH (in the pod's own
    mount namespace only), reaps orphans, and on SIGTERM forwards SIGTERM to every process of the pod.
    `start()` returns once the init is ready, or raises `SandboxError` within its deadline.
 2. `spawn()` starts a container process with `nsenter` into the init's network, PID, mount and UTS
@@ -150,7 +151,7 @@ class PodSandbox:
         self.dirs.tmp.chmod(0o1777)
         self.ip = self.network.allocate_ip(self.uid)
         await self.network.add_pod(self.names, self.ip, hosts(self.ip), self.namespace)
-        binds = [*kept, (str(self.dirs.tmp), "/tmp"), *mounts]
+        binds = [*kept, (str(self.dirs.tmp), "/tmp"), *mounts, *self._login_profile()]
         with (self.dirs.root / "sandbox.log").open("ab") as log:
             self._unshare = await asyncio.create_subprocess_exec(
                 "ip", "netns", "exec", self.names.netns, "unshare", "--pid", "--fork", "--mount-proc", "--mount",
@@ -167,6 +168,17 @@ class PodSandbox:
             detail = (self.dirs.root / "sandbox.log").read_text(errors="replace").strip()[-300:]
             raise SandboxError(f"the pod sandbox did not start: {detail or 'no answer from its init'}")
         self.init_pid = children[0]
+
+    def _login_profile(self) -> list[tuple[str, str]]:
+        # Ray's pod commands run through `bash -l`, whose /etc/profile resets PATH; the pod's own copy puts the
+        # local Python environment (the stand-in for the image) back in front.
+        host = Path("/etc/profile")
+        if not host.is_file():
+            return []
+        own = self.dirs.root / "profile"
+        python_bin = str(Path(self.python).parent)
+        own.write_text(f"{host.read_text(errors='replace')}\nPATH=\"{python_bin}:$PATH\"\nexport PATH\n")
+        return [(str(own), str(host))]
 
     @property
     def running(self) -> bool:
