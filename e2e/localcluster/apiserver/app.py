@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import bodies, discovery, errors, eventsview, openapi, tables
+from . import bodies, discovery, errors, eventsview, openapi, protobuf, tables
 from .errors import ApiError
 from .faults import FaultRule, RequestInfo
 from .routing import ResourcePath, parse_resource_path, verb_of
@@ -311,6 +311,8 @@ class _Handler:
     def _decode_body(self, raw: bytes, ctype: str, kind: str) -> tuple[Any, list[str]]:
         if ctype in ("application/yaml", "application/apply-patch+yaml"):
             return bodies.decode_yaml(raw), []
+        if ctype == protobuf.MEDIA_TYPE:
+            return protobuf.decode(raw), []
         if ctype not in ("application/json", ""):
             raise errors.ApiError(415, "UnsupportedMediaType", 'the body of the request was in an unknown '
                                   'format - accepted media types include: application/json, application/yaml')

@@ -137,3 +137,26 @@ async def test_builtin_kinds_apply_and_get(kubectl: Kubectl, apiserver: LocalApi
     _, out, _ = await kubectl.run("get", "deployment", "web", "-n", "demo", "-o", "json")
     assert json.loads(out)["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:2"
     await kubectl.run("delete", "namespace", "demo")
+
+
+async def test_kubectl_create_sends_protobuf_for_core_kinds_and_they_are_stored(
+    kubectl: Kubectl, apiserver: LocalApiServer
+) -> None:
+    await kubectl.run("create", "namespace", "proto")
+    await kubectl.run("create", "configmap", "cm", "-n", "proto", "--from-literal=a=b", "--save-config")
+    await kubectl.run("create", "secret", "generic", "s", "-n", "proto", "--from-literal=k=v")
+    await kubectl.run("create", "serviceaccount", "sa", "-n", "proto")
+    _, out, _ = await kubectl.run("get", "configmap", "cm", "-n", "proto", "-o", "json")
+    cm = json.loads(out)
+    assert cm["data"] == {"a": "b"}
+    assert "kubectl.kubernetes.io/last-applied-configuration" in cm["metadata"]["annotations"]
+    _, out, _ = await kubectl.run("get", "secret", "s", "-n", "proto", "-o", "json")
+    secret = json.loads(out)
+    assert secret["data"] == {"k": "dg=="}
+    assert secret["type"] == "Opaque"
+    _, out, _ = await kubectl.run("get", "namespace", "proto", "-o", "jsonpath={.status.phase}")
+    assert out == "Active"
+    await kubectl.run("get", "serviceaccount", "sa", "-n", "proto")
+    code, _, err = await kubectl.run("create", "deployment", "d", "--image=x", ok=False)
+    assert code != 0
+    assert "protobuf bodies only for Namespace, ConfigMap, Secret, ServiceAccount" in err

@@ -1,0 +1,180 @@
+"""Kubernetes protobuf request bodies for the few kinds kubectl's `create` subcommands send that way (pure).
+
+kubectl creates built-in objects (`kubectl create namespace|configmap|secret|serviceaccount`) with a body in
+Kubernetes' protobuf envelope: the magic `k8s\\0`, then a `runtime.Unknown` message holding the TypeMeta and the
+object's own protobuf bytes. The embedded server stores JSON, so this module turns such a body into the object as
+JSON would have carried it.
+
+Guarantees:
+1. `decode(raw)` returns the object (apiVersion, kind, and the fields of the kinds in `SCHEMAS`) with the omitempty
+   rules of the JSON encoding: empty strings, zero integers, false booleans and empty messages are left out;
+   `bytes` maps (Secret data, ConfigMap binaryData) become base64 strings.
+2. A body that is not a well-formed envelope, or a kind outside `SCHEMAS`, raises a 415 `Status` that names the
+   kinds accepted and the way around it (`kubectl apply -f`), never a server error.
+3. Unknown field numbers are skipped (a newer client's extra fields are dropped, as pruning would).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, Final
+
+from . import errors
+
+MEDIA_TYPE: Final = "application/vnd.kubernetes.protobuf"
+_MAGIC: Final = b"k8s\x00"
+
+# message -> field number -> (JSON name, type, repeated). Types: str, int, bool, bytes, map_str, map_bytes, time,
+# or the name of another message.
+_Field = tuple[str, str, bool]
+SCHEMAS: Final[Mapping[str, Mapping[int, _Field]]] = {
+    "Unknown": {1: ("typeMeta", "TypeMeta", False), 2: ("raw", "bytes_raw", False),
+                3: ("contentEncoding", "str", False), 4: ("contentType", "str", False)},
+    "TypeMeta": {1: ("apiVersion", "str", False), 2: ("kind", "str", False)},
+    "ObjectMeta": {1: ("name", "str", False), 2: ("generateName", "str", False), 3: ("namespace", "str", False),
+                   5: ("uid", "str", False), 6: ("resourceVersion", "str", False), 7: ("generation", "int", False),
+                   8: ("creationTimestamp", "time", False), 11: ("labels", "map_str", False),
+                   12: ("annotations", "map_str", False), 13: ("ownerReferences", "OwnerReference", True),
+                   14: ("finalizers", "str", True)},
+    "OwnerReference": {1: ("kind", "str", False), 3: ("name", "str", False), 4: ("uid", "str", False),
+                       5: ("apiVersion", "str", False), 6: ("controller", "bool", False),
+                       7: ("blockOwnerDeletion", "bool", False)},
+    "ObjectReference": {1: ("kind", "str", False), 2: ("namespace", "str", False), 3: ("name", "str", False),
+                        4: ("uid", "str", False), 5: ("apiVersion", "str", False)},
+    "LocalObjectReference": {1: ("name", "str", False)},
+    "NamespaceSpec": {1: ("finalizers", "str", True)},
+    "Namespace": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "NamespaceSpec", False)},
+    "ConfigMap": {1: ("metadata", "ObjectMeta", False), 2: ("data", "map_str", False),
+                  3: ("binaryData", "map_bytes", False), 4: ("immutable", "bool", False)},
+    "Secret": {1: ("metadata", "ObjectMeta", False), 2: ("data", "map_bytes", False), 3: ("type", "str", False),
+               4: ("stringData", "map_str", False), 5: ("immutable", "bool", False)},
+    "ServiceAccount": {1: ("metadata", "ObjectMeta", False), 2: ("secrets", "ObjectReference", True),
+                       3: ("imagePullSecrets", "LocalObjectReference", True),
+                       4: ("automountServiceAccountToken", "bool", False)},
+}
+KINDS: Final = ("Namespace", "ConfigMap", "Secret", "ServiceAccount")
+
+
+class _Malformed(ValueError):
+    pass
+
+
+def _unsupported(detail: str) -> errors.ApiError:
+    return errors.ApiError(415, "UnsupportedMediaType",
+                           f"the body of the request was in an unknown format - {detail}; this server decodes "
+                           f"protobuf bodies only for {', '.join(KINDS)}: send JSON or YAML instead (for "
+                           "example `kubectl apply -f`)")
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        if pos >= len(buf) or shift > 63:
+            raise _Malformed("truncated varint")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _fields(buf: bytes) -> list[tuple[int, int | bytes]]:
+    """(field number, varint value or length-delimited bytes) in order; fixed-width fields are skipped."""
+    out: list[tuple[int, int | bytes]] = []
+    pos = 0
+    while pos < len(buf):
+        key, pos = _varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(buf, pos)
+            out.append((number, value))
+        elif wire == 2:
+            size, pos = _varint(buf, pos)
+            if pos + size > len(buf):
+                raise _Malformed("truncated field")
+            out.append((number, buf[pos:pos + size]))
+            pos += size
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            raise _Malformed(f"wire type {wire}")
+    if pos != len(buf):
+        raise _Malformed("truncated fixed-width field")
+    return out
+
+
+def _map_entry(raw: bytes, *, binary: bool) -> tuple[str, str]:
+    parts = {number: item for number, item in _fields(raw) if isinstance(item, bytes)}
+    key, value = parts.get(1, b""), parts.get(2, b"")
+    text = base64.b64encode(value).decode() if binary else value.decode()
+    return key.decode(), text
+
+
+def _time(raw: bytes) -> str | None:
+    seconds = next((v for n, v in _fields(raw) if n == 1 and isinstance(v, int)), 0)
+    if not seconds:
+        return None
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _message(raw: bytes, name: str) -> dict[str, Any]:
+    schema = SCHEMAS[name]
+    out: dict[str, Any] = {}
+    for number, item in _fields(raw):
+        if number not in schema:
+            continue
+        key, kind, repeated = schema[number]
+        value: Any
+        if kind == "int" or kind == "bool":
+            if not isinstance(item, int):
+                raise _Malformed(f"{name}.{key} is not a varint")
+            value = bool(item) if kind == "bool" else item
+            if not value:
+                continue
+        elif not isinstance(item, bytes):
+            raise _Malformed(f"{name}.{key} is not length-delimited")
+        elif kind in ("map_str", "map_bytes"):
+            k, v = _map_entry(item, binary=kind == "map_bytes")
+            out.setdefault(key, {})[k] = v
+            continue
+        elif kind == "str":
+            value = item.decode()
+            if not value and not repeated:
+                continue
+        elif kind == "bytes_raw":
+            value = item
+        elif kind == "time":
+            value = _time(item)
+            if value is None:
+                continue
+        else:
+            value = _message(item, kind)
+            if not value and not repeated:
+                continue
+        if repeated:
+            out.setdefault(key, []).append(value)
+        else:
+            out[key] = value
+    return out
+
+
+def decode(raw: bytes) -> dict[str, Any]:
+    if not raw.startswith(_MAGIC):
+        raise _unsupported("a protobuf body must start with the k8s magic bytes")
+    try:
+        envelope = _message(raw[len(_MAGIC):], "Unknown")
+        type_meta = envelope.get("typeMeta") or {}
+        kind = str(type_meta.get("kind", ""))
+        if kind not in KINDS:
+            raise _unsupported(f"protobuf for kind {kind or '(none)'!r}")
+        if envelope.get("contentEncoding"):
+            raise _unsupported(f"content encoding {envelope['contentEncoding']!r}")
+        obj = _message(envelope.get("raw", b""), kind)
+    except (_Malformed, UnicodeDecodeError) as exc:
+        raise _unsupported(f"malformed protobuf ({exc})") from None
+    return {"apiVersion": type_meta.get("apiVersion", ""), "kind": kind, **obj}
