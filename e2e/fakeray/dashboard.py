@@ -17,11 +17,15 @@ Guarantees:
    (the next N GETs answer 200 with broken JSON), ``stick`` / ``fail_deploy`` (by import path, see
    ``cluster``), ``restart_head`` (the cluster forgets its applications).
 6. Every request is counted, including failed, delayed and refused ones.
+7. ``authorizations`` counts, per address, the ``Authorization`` header value of every request (``""`` when
+   absent), so a test can check where a token went. ``clear_faults`` ends every ``fail_next``, ``delay``
+   and ``malformed_next`` fault of one address (or all of them): an outage ends without a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import Counter
@@ -79,6 +83,8 @@ class FakeRayDashboard:
         self._rules: list[_FailRule] = []
         self._delays: dict[str | None, float] = {}
         self._malformed: Counter[str | None] = Counter()
+        self.authorizations: Counter[tuple[str, str]] = Counter()
+        self._undelayed: dict[str | None, asyncio.Event] = {}  # per delay key, set when that delay ends
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -102,6 +108,7 @@ class FakeRayDashboard:
         self.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
+        self._release_delayed(*self._undelayed)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -150,11 +157,35 @@ class FakeRayDashboard:
         self._rules.append(_FailRule(count, status, body, address, method, path))
 
     def delay(self, seconds: float, *, address: str | None = None) -> None:
-        """Hold every answer (to ``address``, or to all) for ``seconds`` of real time; 0 clears."""
+        """Hold every answer (to ``address``, or to all) for ``seconds`` of real time; 0 clears (and answers
+        the held ones at once)."""
         self._delays[address] = seconds
+        if seconds <= 0:
+            self._release_delayed(address)
+
+    def _release_delayed(self, *keys: str | None) -> None:
+        """Answer the requests held by the delays of ``keys`` now."""
+        for key in keys:
+            event = self._undelayed.pop(key, None)
+            if event is not None:
+                event.set()
 
     def malformed_next(self, count: int, *, address: str | None = None) -> None:
         self._malformed[address] += count
+
+    def clear_faults(self, address: str | None = None) -> None:
+        """End the ``fail_next``, ``delay`` and ``malformed_next`` faults of ``address`` (None: of every address,
+        including those set for all addresses)."""
+        if address is None:
+            self._rules.clear()
+            self._delays.clear()
+            self._malformed.clear()
+            self._release_delayed(*self._undelayed)
+        else:
+            self._rules = [rule for rule in self._rules if rule.address != address]
+            self._delays.pop(address, None)
+            self._malformed.pop(address, None)
+            self._release_delayed(address)
 
     def stick(self, import_path: str, stuck: bool = True) -> None:
         (self.knobs.stuck.add if stuck else self.knobs.stuck.discard)(import_path)
@@ -181,9 +212,14 @@ class FakeRayDashboard:
         address = self._address_of(request)
         request[_ADDRESS] = address
         self._counts[(address, request.method, request.path)] += 1
-        delay_s = self._delays.get(address, self._delays.get(None, 0.0))
+        self.authorizations[(address, request.headers.get("Authorization", ""))] += 1
+        key = address if address in self._delays else None
+        delay_s = self._delays.get(key, 0.0)
         if delay_s > 0:
-            await asyncio.sleep(delay_s)
+            ended = self._undelayed.setdefault(key, asyncio.Event())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay_s):
+                    await ended.wait()
         for rule in self._rules:
             if rule.matches(address, request.method, request.path):
                 rule.remaining -= 1

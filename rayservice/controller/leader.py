@@ -12,6 +12,11 @@ Guarantees:
      it stops well inside the lease duration others honour), a hung request included; or
    - it reads the lease and finds another holder.
    It never campaigns again: the process is expected to exit.
+   The renew deadline is also watched by an event-loop timer callback (not a task), so after the process
+   was paused past the deadline (SIGSTOP, a frozen VM, CPU starvation) leadership ends in the first loop
+   iteration after it resumes, before any task woken by I/O that piled up meanwhile takes a step (found by
+   tests/reliability/test_leader_failover.py: without it, workers resumed by API answers sent new writes
+   before the elector's own task noticed).
 4. Lease times go out as MicroTime with six fraction digits and ``Z`` (``rayservice.kube.lease_body``).
 5. ``state_known`` becomes true once an attempt learned who holds the lease (this replica or another).
 6. ``release()``, after ``run()`` was cancelled, clears the holder if this replica still holds the lease, so
@@ -23,6 +28,8 @@ Caller must:
 
 Not guaranteed:
 - that a request already in flight when leadership is lost never lands: only that none starts afterwards.
+- that a task step already scheduled before a pause runs after the deadline callback: such a step runs first
+  in the iteration after the pause (only a check on the write path itself could fence it).
 
 Tasks: ``run()`` in one task owned by the caller; ``release()`` after that task ended; the properties
 from anywhere on the loop.
@@ -157,10 +164,14 @@ class LeaderElector:
         self._may_hold = False
         self._state_known = False
         self._ran = False
+        self._lost_reason: str | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
 
     @property
     def is_leader(self) -> bool:
-        return self._leading
+        """Leading, and the renew deadline has not passed on the injected clock: false from the deadline on,
+        even before the watchdog callback or the elector's task has run (a write fence may rely on it)."""
+        return self._leading and self._clock.monotonic() < self._last_renew + self.config.renew_deadline_s
 
     @property
     def state_known(self) -> bool:
@@ -191,14 +202,13 @@ class LeaderElector:
             await self._campaign()
             reason = await self._keep_leading()
         finally:
+            self._disarm_watchdog()
             was_leading, self._leading = self._leading, False
             if was_leading:
                 self._metrics.leader_status(self.config.name, False)
-        self._may_hold = False  # a lost lease is never written again, not even to release it
-        _log.warning("leader_election_lost", lease=self.config.name, identity=self.config.identity, reason=reason)
-        for callback in self._on_stopped:
-            callback()
-        raise LeadershipLost(f"lost the lease {self.config.namespace}/{self.config.name}: {reason}")
+        if self._lost_reason is None:
+            self._stop_leading(reason)
+        raise LeadershipLost(f"lost the lease {self.config.namespace}/{self.config.name}: {self._lost_reason}")
 
     async def release(self) -> None:
         """Give the lease up if this replica still holds it; errors are logged, never raised."""
@@ -209,6 +219,39 @@ class LeaderElector:
         if outcome is None:
             _log.warning("leader_election_release_timed_out", lease=self.config.name)
 
+    def _stop_leading(self, reason: str) -> None:
+        """Leadership ends now (synchronous: nothing else runs between this and the callbacks)."""
+        self._lost_reason = reason
+        if self._leading:
+            self._leading = False
+            self._metrics.leader_status(self.config.name, False)
+        self._may_hold = False  # a lost lease is never written again, not even to release it
+        _log.warning("leader_election_lost", lease=self.config.name, identity=self.config.identity, reason=reason)
+        for callback in self._on_stopped:
+            callback()
+
+    # ---- the renew-deadline watchdog ----------------------------------------------------------------
+
+    def _arm_watchdog(self) -> None:
+        """(Re)start the timer callback that ends leadership at the renew deadline (guarantee 3)."""
+        self._disarm_watchdog()
+        delay_s = self._last_renew + self.config.renew_deadline_s - self._clock.monotonic()
+        self._watchdog = asyncio.get_running_loop().call_later(max(delay_s, 0.0), self._on_watchdog)
+
+    def _disarm_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
+    def _on_watchdog(self) -> None:
+        self._watchdog = None
+        if not self._leading or self._lost_reason is not None:
+            return
+        if self._last_renew + self.config.renew_deadline_s > self._clock.monotonic():
+            self._arm_watchdog()  # renewed meanwhile, or an injected clock that has not got there yet
+            return
+        self._stop_leading(f"no successful renewal for {self.config.renew_deadline_s} s")
+
     # ---- the two phases -------------------------------------------------------------------------
 
     async def _campaign(self) -> None:
@@ -218,6 +261,7 @@ class LeaderElector:
             if outcome is _Attempt.HELD:
                 self._last_renew = started
                 self._leading = True
+                self._arm_watchdog()
                 self._metrics.leader_status(self.config.name, True)
                 _log.info("leader_election_won", lease=self.config.name, identity=self.config.identity)
                 for callback in self._on_started:
@@ -231,12 +275,17 @@ class LeaderElector:
             deadline = self._last_renew + self.config.renew_deadline_s
             await self._clock.sleep(min(self.config.retry_period_s, deadline - self._clock.monotonic()))
             remaining = deadline - self._clock.monotonic()
+            if self._lost_reason is not None:
+                return self._lost_reason  # the watchdog ended leadership while this task slept
             if remaining <= 0:
                 return f"no successful renewal for {self.config.renew_deadline_s} s"
             started = self._clock.monotonic()
             outcome = await self._bounded(self._try_acquire_or_renew(), remaining)
+            if self._lost_reason is not None:
+                return self._lost_reason  # a renewal that lands after the deadline does not revive leadership
             if outcome is _Attempt.HELD:
                 self._last_renew = started
+                self._arm_watchdog()
             elif outcome is _Attempt.TAKEN:
                 return f"the lease is held by {self.holder}"
 

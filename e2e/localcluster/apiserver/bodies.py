@@ -3,7 +3,8 @@
 Guarantees:
 1. `decode_json` returns the parsed value and the dotted paths of duplicate keys (the last value wins,
    as in kube's default decoding); malformed JSON raises a 400 `Status`.
-2. `warning_header` formats a text as kube does: `299 - "<text with quotes escaped>"`.
+2. `warning_header` formats a text as kube does: `299 - "<text with quotes escaped>"`; control characters
+   become spaces, so any text makes a valid header.
 """
 
 from __future__ import annotations
@@ -67,4 +68,6 @@ def encode_yaml(value: Any) -> bytes:
 
 
 def warning_header(text: str) -> str:
+    # A header value cannot hold control characters (a field name with a newline would break the response).
+    text = "".join(" " if ord(c) < 0x20 or ord(c) == 0x7F else c for c in text)
     return '299 - "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

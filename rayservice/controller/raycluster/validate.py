@@ -7,10 +7,11 @@ Guarantees:
    Service names and the ``ray.io/cluster`` label are made from it); a missing head group; a pod template
    without containers; a worker group without a name, with a name that is not a DNS-1123 label (it becomes
    part of pod names and the ``ray.io/group`` label) or with the name of an earlier group; replica counts
-   that are not whole numbers >= 0, ``minReplicas > maxReplicas``, ``replicas`` outside
-   ``[minReplicas, maxReplicas]``; ``rayStartParams`` that is not a map, a key that is not a flag name, a
-   value that is not a string; a CPU quantity of the Ray container that does not parse; and two derived
-   names (Services, pod name prefixes, identifiers) that coincide.
+   that are not whole numbers in ``[0, 2147483647]`` (the CRD's int32, which not every API server enforces),
+   ``minReplicas > maxReplicas``, ``replicas`` outside ``[minReplicas, maxReplicas]``; ``rayStartParams``
+   that is not a map, a key that is not a flag name, a value that is not a string; a CPU quantity of the Ray
+   container that does not parse; and two derived names (Services, pod name prefixes, identifiers) that
+   coincide.
 3. An empty list means the builders in ``desired`` accept the cluster.
 
 Pure.
@@ -32,6 +33,7 @@ from rayservice.controller.raycluster._raystart import is_valid_flag_name
 
 _DNS1035: Final = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_INT32_MAX: Final = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +101,8 @@ def _check_replicas(group: Mapping[str, Any], path: str) -> list[Problem]:
         value = group.get(key)
         if value is None:
             continue
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            problems.append(Problem(f"{path}.{key}", f"must be a whole number >= 0, not {value!r}"))
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _INT32_MAX:
+            problems.append(Problem(f"{path}.{key}", f"must be a whole number from 0 to {_INT32_MAX}, not {value!r}"))
         else:
             values[key] = value
     low, high, replicas = values.get("minReplicas", 0), values.get("maxReplicas"), values.get("replicas")
