@@ -6,7 +6,9 @@ Guarantees:
    so a failure repeated on every reconcile never floods the API server.
 2. Writing an Event never fails the caller: API errors are logged at debug and dropped (an Event is a
    notification, not state).
-3. Event names are `<object name>.<16 hex digits>`, unique per emitter.
+3. Event names are `<object name>.<16 hex digits>`, unique per emitter; the object's part is cut to 236
+   characters (trailing dots and dashes dropped) so that an object with a name at the 253 limit still gets its
+   Event.
 
 Caller must: pass the involved object as the API server returned it (kind, apiVersion, metadata.uid).
 """
@@ -63,7 +65,7 @@ class EventRecorder:
                                        namespace=namespace)
                 self._seen[key] = (name, count + 1, first)
                 return
-            name = f"{meta.get('name', 'object')}.{next(self._serial):016x}"
+            name = event_name(str(meta.get("name") or "object"), next(self._serial))
             await self._kube.create(EVENTS, {
                 "apiVersion": "v1", "kind": "Event",
                 "metadata": {"name": name, "namespace": namespace},
@@ -81,3 +83,9 @@ class EventRecorder:
         if len(self._seen) > 10_000:
             cutoff = now_m - self._window_s
             self._seen = {k: v for k, v in self._seen.items() if v[2] >= cutoff}
+
+
+def event_name(object_name: str, serial: int) -> str:
+    """``<object>.<16 hex>``, the object's part cut so the whole stays a valid name of at most 253 characters."""
+    base = object_name[:253 - 17].rstrip(".-") or "object"
+    return f"{base}.{serial:016x}"

@@ -387,8 +387,6 @@ async def test_generated_hostile_objects_are_rejected_or_fail_visibly_and_never_
     assert healthy_writes == [] and puts_after == puts_before
 
 
-@pytest.mark.xfail(strict=True, reason="rayservice/controller/events.py names events '<object>.<16 hex>', which "
-                   "is longer than 253 characters (refused, 422) for object names over 236 characters")
 @pytest.mark.timeout(60)
 async def test_an_invalid_object_with_a_236_plus_character_name_still_gets_its_event(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
