@@ -4,8 +4,9 @@ Starts, each in its own process: the embedded API server with a simulated node, 
 counts requests per cluster (``bench._fakeray``) and the operator (``rayservice run``). Then runs, in order:
 
 1. burst: N RayServices (the sample, head + 1 worker, unique names over a few namespaces) created with 32
-   concurrent clients; time until every one has serviceStatus Running, from a list of the API server every
-   0.5 s; operator API writes (request log, operator user agent) and Serve PUTs (fake) per RayService.
+   concurrent clients; time until every one has serviceStatus Running, as a watch of RayServices (opened
+   before the scenarios) shows them;
+   operator API writes (request log, operator user agent) and Serve PUTs (fake) per RayService.
 2. steady: ``--steady-s`` with N Ready: operator API writes per minute, dashboard requests per RayService per
    minute, operator CPU (utime + stime from /proc) and RSS.
 3. latency: merge patches of serveConfigV2 (a new price) on random RayServices, one at a time, spread in time;
@@ -15,15 +16,23 @@ counts requests per cluster (``bench._fakeray``) and the operator (``rayservice 
 5. the API server's write rate (``bench.apiserver_writes`` with one watcher, measured first, alone) and the
    burst's ratio: convergence time / ((operator writes + N creates) / write rate).
 
+Between 1 and 2, what the operator's informer caches hold is rebuilt from the API server's lists with the
+operator's own transforms and measured (``caches`` rows). The operator runs with ``--kube-api-qps 5000
+--kube-api-burst 5000`` unless ``--qps``/``--burst`` say otherwise: the ratio compares the burst with the
+API server's own write rate, which a client-side limit of 100/s would hide. With
+``RAYSERVICE_MEMORY_PROFILE=<file>`` in the environment the operator traces allocations and writes the top
+ones to that file on SIGUSR1.
+
 Prints one table (scenario, metric, measured, budget, ok) and writes it with the raw numbers to
 ``bench/results/<UTC date-time>.json``.
-Usage: python -m bench.operator [--n 1000] [--steady-s 600] [--edits 200] [--quick]
+Usage: python -m bench.operator [--n 1000] [--steady-s 600] [--edits 200] [--quick] [--qps 100 --burst 200]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import datetime as dt
 import json
@@ -42,6 +51,8 @@ import aiohttp
 import yaml
 
 from bench import apiserver_writes
+from rayservice.controller.caches import CREATED_BY_SELECTOR, cached_form, slim_endpoint_slice, slim_pod
+from rayservice.informers import without_managed_fields
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "manifests" / "samples" / "ray.io_v1_rayservice.yaml"
@@ -72,6 +83,13 @@ class Bench:
     metrics: str
     operator_pid: int
     session: aiohttp.ClientSession
+    apiserver_pid: int = 0
+    services: Mirror = field(init=False)
+    clusters: Mirror = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.services = Mirror(self, f"{RS}/rayservices")
+        self.clusters = Mirror(self, f"{RS}/rayclusters")
     rows: list[Row] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -120,8 +138,8 @@ class Bench:
             r.raise_for_status()
             return dict(await r.json())
 
-    def proc_cpu_s(self) -> float:
-        fields = Path(f"/proc/{self.operator_pid}/stat").read_text().rsplit(")", 1)[1].split()
+    def proc_cpu_s(self, pid: int | None = None) -> float:
+        fields = Path(f"/proc/{pid or self.operator_pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def proc_rss_mib(self) -> float:
@@ -147,6 +165,47 @@ class Bench:
                 name, _, value = line.rpartition(" ")
                 out[name] = float(value)
         return out
+
+
+class Mirror:
+    """The benchmark's view of one kind, kept by a watch (a list every 0.5 s of 1,000 RayServices, ~10 MB of
+    JSON, cost the shared 2-core machine more CPU than some of what it measured)."""
+
+    def __init__(self, b: Bench, path: str) -> None:
+        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
+        self._b, self._path = b, path
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        listed = await self._b.get(self._path)
+        for obj in listed["items"]:
+            self.objects[(obj["metadata"]["namespace"], obj["metadata"]["name"])] = obj
+        self._task = asyncio.create_task(self._watch(str(listed["metadata"]["resourceVersion"])))
+
+    async def _watch(self, rv: str) -> None:
+        while True:
+            params = {"watch": "true", "resourceVersion": rv, "allowWatchBookmarks": "true"}
+            timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+            async with self._b.session.get(self._b.base + self._path, params=params, timeout=timeout) as r:
+                async for line in r.content:
+                    event = json.loads(line)
+                    obj = event.get("object") or {}
+                    rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
+                    if event.get("type") == "ERROR":
+                        raise RuntimeError(f"watch {self._path}: {obj}")
+                    if event.get("type") == "BOOKMARK":
+                        continue
+                    key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+                    if event.get("type") == "DELETED":
+                        self.objects.pop(key, None)
+                    else:
+                        self.objects[key] = obj
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 def _sum_method(counts: dict[str, dict[str, int]], method: str | None = None) -> int:
@@ -224,17 +283,20 @@ async def burst(b: Bench, n: int, write_rate: float, timeout_s: float) -> None:
 
     t0 = time.monotonic()
     cpu0 = b.proc_cpu_s()
+    api_cpu0 = b.proc_cpu_s(b.apiserver_pid) if b.apiserver_pid else 0.0
     await asyncio.gather(*(creator() for _ in range(CONCURRENCY)))
     created_s = time.monotonic() - t0
     running = 0
     converged_s: float | None = None
     while time.monotonic() - t0 < timeout_s:
-        running = sum(1 for rs in await b.rayservices() if _is_running(rs))
+        running = sum(1 for rs in b.services.objects.values() if _is_running(rs))
         if running >= n:
             converged_s = time.monotonic() - t0
             break
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.05)
     cpu_s = b.proc_cpu_s() - cpu0
+    api_cpu_s = (b.proc_cpu_s(b.apiserver_pid) - api_cpu0) if b.apiserver_pid else 0.0
+    wall_s = time.monotonic() - t0
     # let trailing status writes land before counting
     await asyncio.sleep(1.0)
     writes = await b.operator_writes()
@@ -254,6 +316,8 @@ async def burst(b: Bench, n: int, write_rate: float, timeout_s: float) -> None:
         "serve_puts": puts,
         "store_writes": stats1["writes"] - stats0["writes"],
         "operator_cpu_s": cpu_s,
+        "apiserver_cpu_s": api_cpu_s,
+        "wall_s": wall_s,
     }
     b.row("burst", f"creates done ({n})", created_s, unit="s")
     b.row(
@@ -266,7 +330,10 @@ async def burst(b: Bench, n: int, write_rate: float, timeout_s: float) -> None:
     )
     b.row("burst", "operator API writes per RayService", len(writes) / n, unit="")
     b.row("burst", "Serve PUTs per RayService", puts / n, unit="")
-    b.row("burst", "operator CPU (% of one core)", 100 * cpu_s / (time.monotonic() - t0), unit="%")
+    b.row("burst", "operator CPU (% of one core)", 100 * cpu_s / wall_s, unit="%")
+    b.row("burst", "operator CPU per RayService", 1000 * cpu_s / n, unit="ms")
+    if b.apiserver_pid:
+        b.row("burst", "API server CPU (% of one core)", 100 * api_cpu_s / wall_s, unit="%")
     if converged_s is not None and write_rate > 0:
         needed = len(writes) + n
         ratio = converged_s / (needed / write_rate)
@@ -274,6 +341,41 @@ async def burst(b: Bench, n: int, write_rate: float, timeout_s: float) -> None:
         b.row("ratio", f"converge / ({needed} writes / {write_rate:.0f}/s)", ratio, "<= 1.5", ratio <= 1.5)
     else:
         b.row("ratio", "converge / (writes / write rate)", None, "<= 1.5", False)
+
+
+def _deep_size(value: Any, seen: set[int]) -> int:
+    if id(value) in seen:
+        return 0
+    seen.add(id(value))
+    size = sys.getsizeof(value)
+    if isinstance(value, dict):
+        size += sum(_deep_size(k, seen) + _deep_size(v, seen) for k, v in value.items())
+    elif isinstance(value, list):
+        size += sum(_deep_size(v, seen) for v in value)
+    return size
+
+
+async def cache_sizes(b: Bench) -> None:
+    """What the operator's informer caches hold, rebuilt here: each kind listed, decoded as the reflector does
+    (one ``json.loads`` per object, without managedFields, then the caches' own transforms), then measured.
+    Strings shared with other objects are counted once, in the first object that holds them."""
+    kinds = {
+        "rayservices": (f"{RS}/rayservices", None),
+        "rayclusters": (f"{RS}/rayclusters", None),
+        "pods": ("/api/v1/pods?labelSelector=ray.io/is-ray-node%3Dyes", slim_pod),
+        "services": (f"/api/v1/services?labelSelector={CREATED_BY_SELECTOR}", None),
+        "endpointslices": ("/apis/discovery.k8s.io/v1/endpointslices", slim_endpoint_slice),
+    }
+    sizes: dict[str, dict[str, float]] = {}
+    seen: set[int] = set()
+    for kind, (path, transform) in kinds.items():
+        items = (await b.get(path))["items"]
+        form = cached_form(transform)
+        objects = [form(without_managed_fields(json.loads(json.dumps(item)))) for item in items]
+        total = sum(_deep_size(obj, seen) for obj in objects)
+        sizes[kind] = {"objects": len(objects), "mib": total / 2**20, "json_mib": len(json.dumps(objects)) / 2**20}
+        b.row("caches", f"{kind}: {len(objects)} objects as dicts", total / 2**20, unit="MiB")
+    b.raw["cache_sizes"] = sizes
 
 
 async def steady(b: Bench, n: int, steady_s: float) -> None:
@@ -363,8 +465,8 @@ async def upgrade(b: Bench, n: int, rng: random.Random, timeout_s: float) -> Non
     first_switch: dict[tuple[str, str], float] = {}
     first_gone: dict[tuple[str, str], float] = {}
     while time.monotonic() - t0 < timeout_s:
-        services = {(rs["metadata"]["namespace"], rs["metadata"]["name"]): rs for rs in await b.rayservices()}
-        clusters = {(rc["metadata"]["namespace"], rc["metadata"]["name"]) for rc in await b.rayclusters()}
+        services = dict(b.services.objects)
+        clusters = set(b.clusters.objects)
         switched = [
             k
             for k in chosen
@@ -384,7 +486,7 @@ async def upgrade(b: Bench, n: int, rng: random.Random, timeout_s: float) -> Non
         if remaining == 0:
             done_s = time.monotonic() - t0
             break
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.05)
     writes = await b.operator_writes()
     b.raw["upgrade"] = {
         "services": len(chosen),
@@ -393,7 +495,7 @@ async def upgrade(b: Bench, n: int, rng: random.Random, timeout_s: float) -> Non
         "not_done": remaining,
         "operator_writes": len(writes),
         "deletion_delay_s": DELETION_DELAY_S,
-        # per RayService, seen by 0.5 s polls: old cluster gone minus switch seen (the delay actually applied)
+        # per RayService, as the watches saw it: old cluster gone minus switch seen (the delay actually applied)
         "observed_delay_s": sorted(first_gone[k] - first_switch[k] for k in first_gone if k in first_switch),
     }
     b.row("upgrade", f"{len(chosen)} upgraded: all switched", switched_s, unit="s")
@@ -501,7 +603,7 @@ async def _run(a: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
             procs.append(operator)
             metrics = f"http://127.0.0.1:{metrics_port}"
             await _wait_http(session, metrics + "/readyz")
-            b = Bench(base, f"http://127.0.0.1:{fake_port}", metrics, operator.pid, session)
+            b = Bench(base, f"http://127.0.0.1:{fake_port}", metrics, operator.pid, session, apiserver_pid=procs[0].pid)
             b.raw["config"] = {
                 "n": a.n,
                 "steady_s": a.steady_s,
@@ -515,12 +617,17 @@ async def _run(a: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
                 "logs": str(tmp),
             }
             b.raw["apiserver_writes"] = rate
+            await b.services.start()
+            await b.clusters.start()
             print(f"\n  {'scenario':<9} {'metric':<44} {'measured':>16}  {'budget':<12} verdict", flush=True)
             b.row("apiserver", "write rate (creates + patches, 1 watcher)", write_rate, unit="/s")
             await burst(b, a.n, write_rate, a.burst_timeout_s)
+            await cache_sizes(b)
             await steady(b, a.n, a.steady_s)
             await latency(b, a.n, a.edits, a.edit_spacing_s, rng)
             await upgrade(b, a.n, rng, a.upgrade_timeout_s)
+            await b.services.stop()
+            await b.clusters.stop()
             b.raw["operator_metrics"] = await b.operator_metrics()
             b.raw["operator_rss_mib_end"] = b.proc_rss_mib()
             if operator.poll() is not None:
@@ -541,9 +648,15 @@ def main() -> None:
     p.add_argument("--edit-spacing-s", type=float, help="mean pause between edits (default 0.5; --quick: 0.2)")
     p.add_argument("--quick", action="store_true", help="the smaller defaults above: the whole run in under 2 minutes")
     p.add_argument("--deploy-s", type=float, default=1.0, help="fake Serve: PUT -> RUNNING of a new app")
-    p.add_argument("--qps", type=float, default=100.0, help="operator --kube-api-qps (its default)")
-    p.add_argument("--burst", type=int, default=200, help="operator --kube-api-burst (its default)")
-    p.add_argument("--workers", type=int, default=4, help="operator --workers (its default)")
+    p.add_argument(
+        "--qps",
+        type=float,
+        default=5000.0,
+        help="operator --kube-api-qps (default 5000, above what the embedded API server takes, so the client "
+        "limiter never paces the burst; the operator's own default is 100)",
+    )
+    p.add_argument("--burst", type=int, default=5000, help="operator --kube-api-burst (default 5000; operator: 200)")
+    p.add_argument("--workers", type=int, default=16, help="operator --workers (its default, 16)")
     p.add_argument("--rate-n", type=int, help="objects for the API server write rate (default 2000; --quick: 1000)")
     p.add_argument("--burst-timeout-s", type=float, help="default 300; --quick: 45")
     p.add_argument("--upgrade-timeout-s", type=float, help="default 180; --quick: 30")

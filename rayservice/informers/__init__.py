@@ -4,6 +4,7 @@ Import from ``rayservice.informers``, never from its modules. Nothing here impor
 handlers receive an ``enqueue`` function.
 """
 
+from rayservice.informers.compact import MAX_SHARED_LENGTH, share_strings
 from rayservice.informers.handlers import (
     Enqueue,
     EventHandlers,
@@ -25,12 +26,13 @@ from rayservice.informers.indexes import (
     by_owner_uid,
 )
 from rayservice.informers.informer import DEFAULT_INDEXERS, Informer
-from rayservice.informers.reflector import ListerWatcher, ListResult, Reflector, without_managed_fields
+from rayservice.informers.reflector import ListerWatcher, ListResult, Reflector, Transform, without_managed_fields
 from rayservice.informers.store import RawObject, Store, key_of, split_key
 
 __all__ = [
     "CONTROLLER_UID_INDEX",
     "DEFAULT_INDEXERS",
+    "MAX_SHARED_LENGTH",
     "NAMESPACE_INDEX",
     "OWNER_UID_INDEX",
     "Enqueue",
@@ -44,6 +46,7 @@ __all__ = [
     "RawObject",
     "Reflector",
     "Store",
+    "Transform",
     "by_controller_uid",
     "by_label",
     "by_namespace",
@@ -53,6 +56,7 @@ __all__ = [
     "enqueue_owner",
     "enqueue_self",
     "key_of",
+    "share_strings",
     "split_key",
     "without_managed_fields",
 ]

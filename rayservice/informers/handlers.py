@@ -8,6 +8,8 @@ Guarantees:
    owner or label value wakes both), each key once, old keys first.
 3. The mapping functions are pure (``KeyMapper.keys``); ``KeyMapper.handlers(enqueue)`` only calls
    ``enqueue`` and never awaits, as informer handlers must.
+4. An update for which the mapper's ``ignore_update(old, new)`` is true enqueues nothing (controller-runtime's
+   update predicates); adds and deletes are never ignored.
 
 Pure, apart from calling the ``enqueue`` function it is given.
 """
@@ -40,8 +42,11 @@ class KeyMapper:
     """A pure object -> keys function, and the handlers that enqueue those keys."""
 
     keys: KeyFunc
+    ignore_update: Callable[[RawObject, RawObject], bool] | None = None
 
     def update_keys(self, old: RawObject, new: RawObject) -> list[ObjectKey]:
+        if self.ignore_update is not None and self.ignore_update(old, new):
+            return []
         return _unique([*self.keys(old), *self.keys(new)])
 
     def handlers(self, enqueue: Enqueue) -> EventHandlers:
@@ -56,9 +61,9 @@ class KeyMapper:
         return EventHandlers(on_add=on_add, on_update=on_update, on_delete=on_add)
 
 
-def enqueue_self() -> KeyMapper:
-    """Reconcile the object that changed."""
-    return KeyMapper(lambda obj: [key_of(obj)])
+def enqueue_self(*, ignore_update: Callable[[RawObject, RawObject], bool] | None = None) -> KeyMapper:
+    """Reconcile the object that changed (except after updates ``ignore_update`` ignores)."""
+    return KeyMapper(lambda obj: [key_of(obj)], ignore_update)
 
 
 def enqueue_owner(kind: str, *, group: str | None = None) -> KeyMapper:

@@ -13,6 +13,7 @@ Guarantees:
 5. A delete carries the last known state of the object (the DELETED event's object).
 6. ``has_synced`` becomes true, and ``wait_synced`` returns, once the first list is in the cache,
    and its handler calls have been made. Handlers added later first get an add for every cached object.
+7. With a ``transform``, the cache and the handlers hold (and a delete carries) the transformed objects only.
 
 Caller must:
 - run ``run()`` in a task it owns (cancel it to stop), and treat cached objects as read-only;
@@ -34,7 +35,7 @@ from rayservice.api import ObjectKey
 from rayservice.clock import SYSTEM_CLOCK, Clock
 from rayservice.informers.handlers import EventHandlers
 from rayservice.informers.indexes import NAMESPACE_INDEX, OWNER_UID_INDEX, IndexFunc, by_namespace, by_owner_uid
-from rayservice.informers.reflector import ListerWatcher, Reflector
+from rayservice.informers.reflector import ListerWatcher, Reflector, Transform
 from rayservice.informers.store import Store, key_of
 from rayservice.kube import Resource
 
@@ -58,6 +59,7 @@ class Informer:
         clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
         min_watch_timeout_s: float = 300.0,
+        transform: Transform | None = None,
     ) -> None:
         self.resource = resource
         self._store = Store(indexers)
@@ -74,6 +76,7 @@ class Informer:
             clock=clock,
             rng=rng,
             min_watch_timeout_s=min_watch_timeout_s,
+            transform=transform,
         )
 
     # ---- lifecycle --------------------------------------------------------------------------------

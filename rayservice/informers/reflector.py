@@ -15,9 +15,11 @@ Guarantees:
    delivered watch event resets the count, so a relist loop against a server that keeps answering
    410 backs off too.
 6. Objects are delivered without ``metadata.managedFields`` (never read by the operator, and often
-   the largest part of an object).
+   the largest part of an object), then through ``transform`` when one is given (client-go's
+   ``SetTransform``: the caller drops what it never reads before the object is cached).
 7. ``run`` ends only by cancellation or by an exception raised from ``on_list``/``on_event``; API
    and transport errors never end it.
+8. A failed list or watch is logged at warning level, except a 409 Conflict (debug: DESIGN §8).
 
 Time comes from the injected ``Clock``; ``run`` is the only coroutine, one task per reflector.
 """
@@ -32,11 +34,20 @@ from typing import Any, Final, Protocol
 import structlog
 
 from rayservice.clock import SYSTEM_CLOCK, Clock
-from rayservice.kube import Gone, KubeError, KubeTransportError, Resource, TooManyRequests, error_from_status
+from rayservice.kube import (
+    Conflict,
+    Gone,
+    KubeError,
+    KubeTransportError,
+    Resource,
+    TooManyRequests,
+    error_from_status,
+)
 
 RawObject = Mapping[str, Any]
 OnList = Callable[[list[RawObject], str], None]
 OnEvent = Callable[[str, RawObject], None]
+Transform = Callable[[RawObject], RawObject]
 
 OBJECT_EVENTS: Final = frozenset({"ADDED", "MODIFIED", "DELETED"})
 
@@ -110,6 +121,7 @@ class Reflector:
         rng: random.Random | None = None,
         min_watch_timeout_s: float = 300.0,
         page_size: int | None = 500,
+        transform: Transform | None = None,
     ) -> None:
         self.resource = resource
         self._source = source
@@ -122,6 +134,7 @@ class Reflector:
         self._rng = rng or random.Random()
         self._min_watch_timeout_s = min_watch_timeout_s
         self._page_size = page_size
+        self._transform = transform
         self._last_rv = ""
         self._failures = 0
 
@@ -160,7 +173,9 @@ class Reflector:
                 self._failures += 1
                 if isinstance(exc, TooManyRequests):
                     retry_after_s = exc.retry_after_s
-                _log.warning("watch_failed", resource=str(self.resource), error=str(exc), failures=self._failures)
+                # DESIGN §8: a 409 is routine, never worth more than a debug line
+                log = _log.debug if isinstance(exc, Conflict) else _log.warning
+                log("watch_failed", resource=str(self.resource), error=str(exc), failures=self._failures)
 
     async def _list(self) -> None:
         result = await self._source.list(
@@ -170,7 +185,7 @@ class Reflector:
             field_selector=self._field_selector,
             limit=self._page_size,
         )
-        objects = [without_managed_fields(obj) for obj in result.items]
+        objects = [self._prepare(obj) for obj in result.items]
         self._on_list(objects, result.resource_version)
         self._last_rv = result.resource_version
         _log.debug("listed", resource=str(self.resource), count=len(objects), resource_version=self._last_rv)
@@ -195,6 +210,10 @@ class Reflector:
         if not received:
             self._failures += 1
 
+    def _prepare(self, obj: RawObject) -> RawObject:
+        obj = without_managed_fields(obj)
+        return self._transform(obj) if self._transform is not None else obj
+
     def _handle(self, event: RawObject) -> None:
         kind = event.get("type")
         obj = event.get("object")
@@ -205,7 +224,7 @@ class Reflector:
         metadata = obj.get("metadata")
         rv = metadata.get("resourceVersion") if isinstance(metadata, Mapping) else None
         if kind in OBJECT_EVENTS:
-            self._on_event(str(kind), without_managed_fields(obj))
+            self._on_event(str(kind), self._prepare(obj))
         elif kind != "BOOKMARK":
             _log.debug("watch_event_ignored", resource=str(self.resource), type=kind)
             return

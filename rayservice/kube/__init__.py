@@ -4,6 +4,7 @@ Everything above this package talks to the API server through ``KubeClient`` and
 errors exported here. Import from ``rayservice.kube``, never from its modules.
 """
 
+from rayservice.kube import _lean  # noqa: F401  (first: kubernetes without its eager __init__)
 from rayservice.kube.client import KubeClient, OnRequest, translate_errors
 from rayservice.kube.errors import (
     AlreadyExists,

@@ -112,8 +112,8 @@ async def test_a_new_raycluster_gets_one_head_its_workers_both_services_and_stat
         "HeadPodReady": "True",
         "RayClusterProvisioned": "True",
     }
-    reasons = sorted(event["reason"] for event in events_of(server, "demo"))
-    assert reasons == ["CreatedHeadPod", "CreatedService", "CreatedService", "CreatedWorkerPod", "CreatedWorkerPod"]
+    # creating the Services and pods is no news: their existence says so (events are for actions and failures)
+    assert [event["reason"] for event in events_of(server, "demo")] == []
     assert metric(operator, "kuberay_cluster_info", name="demo", namespace=NAMESPACE, owner_kind="None") == 1
     provisioned = {"name": "demo", "namespace": NAMESPACE}
     assert metric(operator, "kuberay_cluster_condition_provisioned", **provisioned, condition="true") == 1
@@ -144,7 +144,8 @@ async def test_a_deleted_worker_pod_is_recreated(
     await operator.until(
         lambda: is_converged(server, "heal", workers=1) and lost not in pod_names(server, "heal") and operator.idle
     )
-    assert len(events_of(server, "heal", "CreatedWorkerPod")) == 2
+    (replacement,) = pod_names(server, "heal", "worker")
+    assert replacement != lost
 
 
 async def test_scaling_1_to_3_to_1_removes_exactly_the_workers_named_in_workers_to_delete(

@@ -15,18 +15,25 @@ Guarantees:
 5. Pods follow ``plan_pods``: deletes first (NotFound counts as done), then creates. A created name stays in
    ``deps.inflight`` until the cache shows it, so a stale cache never leads to a second create; AlreadyExists
    counts as created. A suspended cluster loses its pods, keeps its Services.
-6. Events only for actions that happened: ``CreatedService``, ``UpdatedService``, ``CreatedHeadPod``,
-   ``CreatedWorkerPod``, ``DeletedHeadPod``, ``DeletedWorkerPod``; warnings ``FailedToCreatePod``,
-   ``FailedToDeletePod``, ``FailedToCreateService``, ``InvalidSpec``. Failed writes are raised after their
-   event, so the worker retries with backoff.
+6. Events only for actions a user would not infer from the objects themselves, and for failures:
+   ``UpdatedService``, ``DeletedHeadPod``, ``DeletedWorkerPod``; warnings ``FailedToCreatePod``,
+   ``FailedToDeletePod``, ``FailedToCreateService``, ``InvalidSpec``. Creating a Service or a pod emits none
+   (the new object says so; one event per child was a third of a new RayService's API writes). Failed writes
+   are raised after their event, so the worker retries with backoff.
 7. Status is computed once (``compute_status``) and is the last write (only the ``InvalidSpec`` event, which
    reports that write, follows it): ``write_status_if_changed`` replaces it only when it differs from the
    stored one (the order of conditions aside), conditional on the cached resourceVersion, so a stale cache
-   gets 409 Conflict, which the worker requeues quietly.
+   gets 409 Conflict, which the worker requeues quietly. A pass that created pods, or that still waits for
+   the cache to show pods created earlier (``deps.inflight``), writes no status: it would report a state
+   the cache is known to be behind, only to be replaced when the pods' watch events wake the next pass
+   (``STARTING_REQUEUE_S`` still bounds the wait, and in-flight names expire, should an event be lost).
 8. Metrics: ``kuberay_cluster_info`` and ``kuberay_cluster_condition_provisioned`` follow every reconcile;
    ``kuberay_cluster_provisioned_duration_seconds`` is set once, by the write that first makes
    ``RayClusterProvisioned`` true (creation to that write).
 9. The result asks for another look after ``requeue_after_s(status)`` while pods start, never when steady.
+10. A pass that finds in the cache the very resourceVersion its own last status write replaced does nothing:
+   the cache is behind that write (``WrittenVersions``), every write would get 409, and the write's watch
+   event, on its way, wakes the key again.
 
 Caller must: hand each key to one worker at a time (the work queue does) and share one ``RayClusterDeps``,
 so one ``InFlight``, among all reconciles of a controller.
@@ -36,7 +43,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Protocol
 
@@ -59,9 +66,10 @@ from rayservice.controller.raycluster.desired import desired_dashboard_service, 
 from rayservice.controller.raycluster.inflight import InFlight
 from rayservice.controller.raycluster.plan import plan_pods
 from rayservice.controller.raycluster.service_patch import controlled_by_other, service_patch
-from rayservice.controller.raycluster.status import compute_status, requeue_after_s
+from rayservice.controller.raycluster.status import STARTING_REQUEUE_S, compute_status, requeue_after_s
 from rayservice.controller.raycluster.validate import validate_cluster
 from rayservice.controller.result import DONE, Result
+from rayservice.controller.written import WrittenVersions
 from rayservice.informers import controller_owner
 from rayservice.kube import PODS, RAY_CLUSTERS, SERVICES, AlreadyExists, ApiError, NotFound, Patch, Resource
 
@@ -137,6 +145,7 @@ class RayClusterDeps:
     rng: random.Random
     inflight: InFlight
     metrics: RayClusterMetrics
+    written: WrittenVersions = field(default_factory=WrittenVersions)
 
 
 async def reconcile(key: ObjectKey, deps: RayClusterDeps) -> Result:
@@ -144,7 +153,11 @@ async def reconcile(key: ObjectKey, deps: RayClusterDeps) -> Result:
     cluster = deps.caches.rayclusters.get(key)
     if cluster is None or metadata(cluster).get("deletionTimestamp"):
         deps.inflight.forget(key)  # garbage collection removes the pods and Services
+        deps.written.forget(key)
         deps.metrics.forget_cluster(key.name, key.namespace)
+        return DONE
+    if deps.written.is_stale(key, metadata(cluster).get("resourceVersion")):
+        _log.debug("cache_behind_own_write")  # guarantee 10
         return DONE
     owner = controller_owner(cluster)
     deps.metrics.cluster_info(key.name, key.namespace, str(owner.get("kind")) if owner else NO_OWNER_KIND)
@@ -155,7 +168,9 @@ async def reconcile(key: ObjectKey, deps: RayClusterDeps) -> Result:
         return DONE  # the next spec edit wakes us
     head_service = await ensure_service(cluster, desired_head_service(cluster), deps)
     await ensure_service(cluster, desired_dashboard_service(cluster), deps)
-    pods = await ensure_pods(key, cluster, deps)
+    pods, waiting = await ensure_pods(key, cluster, deps)
+    if waiting:
+        return Result(requeue_after_s=STARTING_REQUEUE_S)  # guarantee 7: the new pods' events wake us
     status = compute_status(cluster, pods, head_service, now=deps.clock.now(), problems=[])
     await write_status_if_changed(cluster, status, deps)
     return Result(requeue_after_s=requeue_after_s(status))
@@ -171,7 +186,7 @@ async def ensure_service(cluster: RawObject, desired: dict[str, Any], deps: RayC
         except AlreadyExists:
             current = await deps.kube.get(SERVICES, name, namespace=namespace)  # the cache is behind, or lacks it
         else:
-            await deps.events.emit(cluster, NORMAL, "CreatedService", f"Created Service {namespace}/{name}")
+            _log.info("service_created", service=name)
             return created
     if controlled_by_other(current, cluster):
         message = f"Service {namespace}/{name} exists and is controlled by another object"
@@ -186,8 +201,8 @@ async def ensure_service(cluster: RawObject, desired: dict[str, Any], deps: RayC
     return updated if isinstance(updated, Mapping) else current
 
 
-async def ensure_pods(key: ObjectKey, cluster: RawObject, deps: RayClusterDeps) -> list[RawObject]:
-    """Apply ``plan_pods`` (guarantee 5); the pods the cache shows, for the status."""
+async def ensure_pods(key: ObjectKey, cluster: RawObject, deps: RayClusterDeps) -> tuple[list[RawObject], bool]:
+    """Apply ``plan_pods`` (guarantee 5); the pods the cache shows, and whether some created pod is not among them."""
     pods = [pod for pod in deps.caches.pods.by_index(CLUSTER_INDEX, key.name) if namespace_of(pod) == key.namespace]
     in_flight = deps.inflight.pending(key, seen={name_of(pod) for pod in pods})
     plan = plan_pods(cluster, pods, in_flight=in_flight, rng=deps.rng)
@@ -197,7 +212,7 @@ async def ensure_pods(key: ObjectKey, cluster: RawObject, deps: RayClusterDeps) 
         deps.inflight.discard(key, name)
     for pod in plan.create:
         await create_pod(key, cluster, pod, deps)
-    return pods
+    return pods, bool(plan.create or in_flight)
 
 
 async def create_pod(key: ObjectKey, cluster: RawObject, pod: dict[str, Any], deps: RayClusterDeps) -> None:
@@ -214,8 +229,6 @@ async def create_pod(key: ObjectKey, cluster: RawObject, pod: dict[str, Any], de
         await deps.events.emit(cluster, WARNING, "FailedToCreatePod", message)
         raise
     _log.info("pod_created", pod=name, role=role)
-    reason = "CreatedHeadPod" if role == "head" else "CreatedWorkerPod"
-    await deps.events.emit(cluster, NORMAL, reason, f"Created {role} Pod {namespace}/{name}")
 
 
 async def delete_pod(cluster: RawObject, name: str, role: str, deps: RayClusterDeps) -> None:
@@ -241,7 +254,10 @@ async def write_status_if_changed(cluster: RawObject, status: dict[str, Any], de
     stored = mapping(cluster.get("status"))
     if _ordered(stored) == _ordered(status):
         return False
-    await deps.kube.replace_status(RAY_CLUSTERS, name, {**cluster, "status": status}, namespace=namespace)
+    body = {**cluster, "status": status}
+    answer = await deps.kube.replace_status(RAY_CLUSTERS, name, body, namespace=namespace)
+    old_version, new_version = metadata(cluster).get("resourceVersion"), metadata(answer).get("resourceVersion")
+    deps.written.replaced(ObjectKey(namespace, name), old_version, new_version)
     _log.debug("status_written", state=status.get("state"))
     created = _parse_time(metadata(cluster).get("creationTimestamp"))
     if provisioned and not _is_provisioned(stored) and created is not None:

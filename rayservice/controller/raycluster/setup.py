@@ -1,7 +1,8 @@
 """The RayCluster controller: the reconcile function bound to its dependencies, and the informers that wake it.
 
 Guarantees:
-1. A RayCluster add, update or delete enqueues that RayCluster.
+1. A RayCluster add, update or delete enqueues that RayCluster, except the echo of the controller's own status
+   write (``written.ignore_own_echo``).
 2. A Pod add, update or delete enqueues the RayCluster its ``ray.io/cluster`` label names (the label the
    reconcile reads pods by), in the pod's namespace; a Service event enqueues its controlling RayCluster
    (``ray.io``), so Services of a RayService never wake a RayCluster.
@@ -29,7 +30,8 @@ from rayservice.controller.raycluster.reconcile import (
     reconcile,
 )
 from rayservice.controller.worker import ReconcileMetrics
-from rayservice.informers import enqueue_by_label, enqueue_owner
+from rayservice.controller.written import ignore_own_echo
+from rayservice.informers import enqueue_by_label, enqueue_owner, enqueue_self
 from rayservice.queue import QueueMetrics
 
 CONTROLLER_NAME: Final = "raycluster"
@@ -62,7 +64,7 @@ def raycluster_controller(
         metrics=metrics,
     )
     for informer in caches.rayclusters.informers:
-        controller.watch(informer)
+        controller.watch(informer, enqueue_self(ignore_update=ignore_own_echo(deps.written)))
     for informer in caches.pods.informers:
         controller.watch(informer, enqueue_by_label(RAY_CLUSTER_LABEL))
     for informer in caches.services.informers:

@@ -20,7 +20,9 @@ from typing import Any, Final, Protocol, final
 
 from rayservice.clock import SYSTEM_CLOCK, Clock
 from rayservice.controller.caches import Caches
+from rayservice.controller.rayservice.checks import SpecChecks
 from rayservice.controller.rayservice.memory import ClusterMemory
+from rayservice.controller.written import WrittenVersions
 from rayservice.kube import Patch, PatchType, Preconditions, Resource
 from rayservice.ray import DashboardClient
 
@@ -117,5 +119,7 @@ class Deps:
     rng: random.Random = field(default_factory=random.Random)
     metrics: RayServiceMetrics = NO_RAYSERVICE_METRICS
     memory: ClusterMemory = field(default_factory=ClusterMemory)
+    checks: SpecChecks = field(default_factory=SpecChecks)
+    written: WrittenVersions = field(default_factory=WrittenVersions)
     dashboard_port: int | None = None
     dashboard_timeout_s: float = DEFAULT_DASHBOARD_TIMEOUT_S

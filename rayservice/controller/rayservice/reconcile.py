@@ -16,9 +16,15 @@ Guarantees:
 6. Events about the spec (``ValidationFailed``; ``IgnoredFields`` and ``ServeConfigWarning`` once per
    generation) follow the status write that records them, so a pass on a stale cache (its write fails with
    409) never repeats them.
-7. The status is written last, and only when it changed (``writes.write_status_if_changed``).
+7. The status is written last, and only when it changed (``writes.write_status_if_changed``). A pass that PUT
+   a Serve config not PUT to that cluster before writes no status: it could only report Ray's answer from
+   before the PUT; the next pass, at most ``CONVERGING_REQUEUE_S`` later, reports what Ray made of it.
+   (A PUT repeated for the same config, as after a head restart, keeps writing the status.)
 8. Before the status, the pods of the active and pending clusters get the ``ray.io/serve`` label their proxy
    health and ``excludeHeadPodFromServeSvc`` call for (``serve_labels``): only labels that differ are written.
+9. A pass that finds in the cache the very resourceVersion its own last status write replaced does nothing
+   (``deps.written``): the cache is behind that write, any write would get 409, and the write's watch event,
+   on its way, wakes the key again.
 
 Tasks: called by the controller's workers, one key at a time; ``deps.memory`` is shared between keys.
 """
@@ -34,28 +40,29 @@ from rayservice.api import ObjectKey
 from rayservice.api.rayservice import CONDITION_READY, CONDITION_UPGRADE_IN_PROGRESS
 from rayservice.controller.caches import CLUSTER_INDEX
 from rayservice.controller.events import WARNING
-from rayservice.controller.names import cluster_config_hash
 from rayservice.controller.rayservice._raw import (
     RawObject,
     find_condition,
     generation_of,
     is_deleting,
     mapping,
+    metadata,
     name_of,
     namespace_of,
     spec_of,
     status_of,
+    uid_of,
 )
 from rayservice.controller.rayservice.deps import Deps
 from rayservice.controller.rayservice.desired import desired_cluster
 from rayservice.controller.rayservice.observe import Observed, ServeState, active_health, observe, read_clusters
-from rayservice.controller.rayservice.serve_diff import apps_missing, desired_app_names, is_serving
+from rayservice.controller.rayservice.serve_diff import LastPut, apps_missing, desired_app_names, is_serving
 from rayservice.controller.rayservice.serve_labels import serve_label_changes
 from rayservice.controller.rayservice.status import ClusterReport, Pace, compute_status, requeue_after_s
 from rayservice.controller.rayservice.submit import Submitted, submit_serve_config
 from rayservice.controller.rayservice.traffic import point_services, switch_traffic
 from rayservice.controller.rayservice.upgrade import ClusterPlan, cluster_facts, current_clusters, decide
-from rayservice.controller.rayservice.validate import ServiceCheck, check_service
+from rayservice.controller.rayservice.validate import ServiceCheck
 from rayservice.controller.rayservice.writes import (
     create_cluster,
     delete_cluster,
@@ -79,11 +86,16 @@ async def reconcile(key: ObjectKey, deps: Deps) -> Result:
     service = deps.caches.rayservices.get(key)
     if service is None:
         deps.metrics.forget_service(key.name, key.namespace)
+        deps.written.forget(key)
         return DONE  # owner references clean up the rest
+    if deps.written.is_stale(key, metadata(service).get("resourceVersion")):
+        _log.debug("cache_behind_own_write")  # guarantee 9
+        return DONE
     if is_deleting(service):
+        deps.checks.forget(uid_of(service))
         return DONE
     now = deps.clock.now()
-    check = check_service(service)
+    check = deps.checks.check(service)
     if not check.ok:
         await _commit(service, compute_status(service, now=now, problems=check.problems), check, deps)
         return DONE  # the next spec edit wakes us
@@ -96,7 +108,7 @@ async def reconcile(key: ObjectKey, deps: Deps) -> Result:
         service,
         [cluster_facts(cluster) for cluster in observed.clusters.values()],
         selected=observed.selected,
-        desired_hash=cluster_config_hash(mapping(spec_of(service).get("rayClusterConfig"))),
+        desired_hash=deps.checks.cluster_hash(service),
         health=active_health(service, active, ray, app_names, deps),
         now=now,
         rng=deps.rng,
@@ -105,6 +117,7 @@ async def reconcile(key: ObjectKey, deps: Deps) -> Result:
         return await _start_pending(service, plan, observed, ray, check, deps)
     await _apply_cluster_plan(service, plan, observed, deps)
     target = plan.pending or plan.active
+    before = deps.memory.last_put(ObjectKey(key.namespace, target)) if target is not None else None
     submitted = await submit_serve_config(service, target, ray, check.config, deps)
     active, pending = plan.active, plan.pending
     candidate = ray.get(pending) if pending is not None else None
@@ -120,6 +133,9 @@ async def reconcile(key: ObjectKey, deps: Deps) -> Result:
     elif active is not None and active in live:
         await point_services(service, observed, active, deps)
     await _label_serve_pods(service, (active, pending), observed, ray, deps)
+    after = deps.memory.last_put(ObjectKey(key.namespace, target)) if target is not None else None
+    if submitted is Submitted.PUT and _first_put(before, after):
+        return Result(requeue_after_s=_requeue(service, plan, target, ray, submitted, check, deps))  # guarantee 7
     status = compute_status(
         service,
         now=now,
@@ -222,6 +238,11 @@ async def _commit(service: RawObject, status: Mapping[str, Any], check: ServiceC
         upgrading=(find_condition(conditions, CONDITION_UPGRADE_IN_PROGRESS) or {}).get("status") == "True",
     )
     return stored
+
+
+def _first_put(before: LastPut | None, after: LastPut | None) -> bool:
+    """The PUT just made sent the cluster a config it had not been sent there before (guarantee 7)."""
+    return after is not None and (before is None or (before.address, before.digest) != (after.address, after.digest))
 
 
 def _report(name: str | None, observed: Observed, ray: Mapping[str, ServeState]) -> ClusterReport | None:

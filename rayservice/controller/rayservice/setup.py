@@ -1,10 +1,12 @@
 """Wiring the RayService controller: its reconcile function, its dependencies, and which events wake which keys.
 
 Guarantees:
-1. A RayService event enqueues that RayService. A RayCluster or Service event enqueues the RayService that
-   controls the object (``ray.io`` RayService owner references only). An EndpointSlice event enqueues the
-   RayService that controls the slice's Service (found in the Service cache), so ``numServeEndpoints`` and
-   ``Ready`` follow the endpoints.
+1. A RayService event enqueues that RayService, except the echo of the controller's own status write when
+   that write stopped recording no cluster as active or pending (``written.ignore_own_echo``: the pass that
+   wrote it already acted on everything else it shows).
+   A RayCluster or Service event enqueues the RayService that controls the object (``ray.io`` RayService
+   owner references only). An EndpointSlice event enqueues the RayService that controls the slice's Service
+   (found in the Service cache), so ``numServeEndpoints`` and ``Ready`` follow the endpoints.
 2. The controller is named ``rayservice``; its queue and reconciles report to ``metrics``, which also
    receives the ``kuberay_service_*`` values and upgrade durations.
 
@@ -33,6 +35,7 @@ from rayservice.controller.rayservice.deps import (
 from rayservice.controller.rayservice.memory import ClusterMemory
 from rayservice.controller.rayservice.reconcile import reconcile
 from rayservice.controller.worker import ReconcileMetrics
+from rayservice.controller.written import ignore_own_echo
 from rayservice.informers import KeyMapper, controller_owner, enqueue_owner, enqueue_self
 from rayservice.queue import QueueMetrics
 
@@ -79,7 +82,7 @@ def rayservice_controller(
     )
     owner = enqueue_owner(_KIND, group=_RAY_GROUP)
     for informer in caches.rayservices.informers:
-        controller.watch(informer, enqueue_self())
+        controller.watch(informer, enqueue_self(ignore_update=ignore_own_echo(deps.written)))
     for informer in (*caches.rayclusters.informers, *caches.services.informers):
         controller.watch(informer, owner)
     for informer in caches.endpointslices.informers:

@@ -22,7 +22,10 @@ Guarantees:
 7. ``requeue_after_s``: ``None`` for an invalid spec (an edit wakes the controller); ``STARTING_REQUEUE_S``
    while a head is not ready; ``CONVERGING_REQUEUE_S`` while Serve is converging or a pending cluster is not
    serving yet; after dashboard failures, a backoff doubling from 1 s up to ``MAX_RAY_BACKOFF_S``; when steady,
-   ``STEADY_REQUEUE_S`` +-10 % jitter (at most two dashboard reads per minute); never later than ``wake_in_s``.
+   ``STEADY_REQUEUE_S`` +-20 % jitter (72-108 s: well under two dashboard reads per minute, and 1,000 steady
+   RayServices cost about 11 passes a second, spread out); never later than ``wake_in_s``. Changes between
+   two steady looks still wake the controller at once: Kubernetes objects by watch, so only Ray's own view
+   (an application turning UNHEALTHY, a restarted head's Serve) waits for the next look.
 
 Pure.
 """
@@ -58,7 +61,7 @@ REASON_NO_PENDING: Final = "NoPendingCluster"
 REASON_NO_ACTIVE: Final = "NoActiveCluster"
 STARTING_REQUEUE_S: Final = 2.0
 CONVERGING_REQUEUE_S: Final = 1.0
-STEADY_REQUEUE_S: Final = 45.0
+STEADY_REQUEUE_S: Final = 90.0
 MAX_RAY_BACKOFF_S: Final = 60.0
 _SERVICE_NAME_LABEL: Final = "kubernetes.io/service-name"
 
@@ -153,7 +156,7 @@ def requeue_after_s(
     elif pace == "converging":
         delay = CONVERGING_REQUEUE_S
     else:
-        delay = STEADY_REQUEUE_S * (0.9 + 0.2 * min(max(jitter, 0.0), 1.0))
+        delay = STEADY_REQUEUE_S * (0.8 + 0.4 * min(max(jitter, 0.0), 1.0))
     if wake_in_s is not None:
         delay = min(delay, max(wake_in_s, 0.0))
     return delay

@@ -3,7 +3,9 @@
 Guarantees:
 1. ``write_status_if_changed`` writes ``/status`` only when the computed status differs from the stored one,
    with the cached ``resourceVersion`` as precondition: a decision made on a stale cache is never committed
-   (the server answers 409 and the pass is retried). It returns the object as stored after the write.
+   (the server answers 409 and the pass is retried). It returns the object as stored after the write, and
+   records in ``deps.written`` the version it replaced; the write's echo wakes the controller only when the
+   status stopped recording a cluster (the next decision may then delete it).
 2. ``create_cluster`` treats AlreadyExists as done when the existing cluster is this RayService's (a create
    whose answer was lost, or a cache that lags); it returns False when the name belongs to someone else.
 3. ``delete_cluster`` and ``set_deadline`` treat NotFound as done. ``delete_cluster`` deletes only the
@@ -37,6 +39,7 @@ from rayservice.controller.rayservice._raw import (
 )
 from rayservice.controller.rayservice.deps import Deps
 from rayservice.controller.rayservice.patches import scale_patch, service_patch
+from rayservice.controller.rayservice.upgrade import recorded_clusters
 from rayservice.kube import PODS, RAY_CLUSTERS, RAY_SERVICES, SERVICES, AlreadyExists, NotFound, Preconditions
 
 REASON_CREATED_CLUSTER: Final = "CreatedCluster"
@@ -62,6 +65,14 @@ async def write_status_if_changed(service: RawObject, status: Mapping[str, Any],
         "status": dict(status),
     }
     stored = await deps.kube.replace_status(RAY_SERVICES, name_of(service), body, namespace=namespace_of(service))
+    key = ObjectKey(namespace_of(service), name_of(service))
+    # The recorded clusters are an input of the next decision: a cluster the status stops recording may now be
+    # garbage, so that write's echo must wake the controller. Recording a new name protects it and nothing
+    # else (the pass that records a pending name creates it, and that create wakes us); any other status
+    # change is only what this pass saw, and its echo need not wake anyone.
+    released = set(recorded_clusters(service)) - set(recorded_clusters({"status": status})) - {None}
+    old_version, new_version = meta.get("resourceVersion"), metadata(stored).get("resourceVersion")
+    deps.written.replaced(key, old_version, new_version, wake_on_echo=bool(released))
     _log.debug("status_written", resource_version=metadata(stored).get("resourceVersion"))
     return stored
 

@@ -24,7 +24,7 @@ def test_defaults_match_the_documented_ones() -> None:
     assert args.kubeconfig is None and args.namespace is None
     assert args.metrics_addr == ("", 8080)
     assert args.leader_elect is False and args.leader_election_id == "rayservice-operator"
-    assert (args.workers, args.log_format, args.log_level) == (4, "json", "info")
+    assert (args.workers, args.log_format, args.log_level) == (16, "json", "info")
 
 
 def test_namespaces_may_be_repeated_or_comma_separated() -> None:

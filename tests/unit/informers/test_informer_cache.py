@@ -198,3 +198,28 @@ async def test_the_last_resource_version_follows_events_and_bookmarks() -> None:
         source.bookmark()
         await settle()
         assert informer.last_resource_version == "102"
+
+
+async def test_with_a_transform_the_cache_handlers_and_deletes_hold_only_transformed_objects() -> None:
+    def slim(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {key: value for key, value in obj.items() if key != "spec"}
+
+    seen: list[Mapping[str, Any]] = []
+    source = FakeSource()
+    source.put("a", spec={"containers": [{"name": "big"}]}, metadata={"managedFields": [{"manager": "x"}]})
+    informer = Informer(source, PODS, clock=FakeClock(), transform=slim)
+    informer.add_handlers(
+        EventHandlers(on_add=seen.append, on_update=lambda old, new: seen.extend((old, new)), on_delete=seen.append)
+    )
+    async with running(informer):
+        async with asyncio.timeout(1):
+            await informer.wait_synced()
+        source.put("b", spec={"containers": []})
+        source.put("b", spec={"containers": [{"name": "more"}]})
+        source.remove("a")
+        await settle()
+        cached = informer.get(ObjectKey("ns", "b"))
+        assert cached is not None and "spec" not in cached
+    assert len(seen) == 5  # add a, add b, update b (old and new), delete a
+    assert all("spec" not in obj and "managedFields" not in obj["metadata"] for obj in seen)
+    assert "spec" in source.objects[("ns", "b")]  # the source's object is untouched

@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
+import structlog
 
 from rayservice.informers import Reflector
 from rayservice.informers.reflector import backoff_delay_s
-from rayservice.kube import Gone, KubeTransportError, ServerError, TooManyRequests
+from rayservice.kube import Conflict, Gone, KubeTransportError, ServerError, TooManyRequests
 from rayservice.testing import FakeClock, settle
 from tests.unit.informers.informer_fakes import PODS, FakeSource
 
@@ -268,3 +269,17 @@ def test_backoff_is_immediate_first_then_doubles_from_point_eight_seconds_up_to_
     assert backoff_delay_s(20, rng) == 30.0
     jittered = [backoff_delay_s(3, random.Random(seed)) for seed in range(50)]
     assert all(1.6 <= d <= 3.2 for d in jittered)
+
+
+async def test_a_failed_list_is_a_warning_but_a_409_only_a_debug_line() -> None:
+    source = FakeSource()
+    source.list_errors.extend([Conflict(409, "Conflict", "injected"), ServerError(500, "InternalError", "boom")])
+    with structlog.testing.capture_logs() as logs:
+        async with reflecting(source) as (_, sink, clock):
+            clock.step(0.8)
+            await settle()
+            clock.step(1.6)
+            await settle()
+            assert len(sink.lists) == 1
+    levels = [(entry["log_level"], entry["error"].split(":")[0]) for entry in logs if entry["event"] == "watch_failed"]
+    assert [level for level, _ in levels] == ["debug", "warning"]

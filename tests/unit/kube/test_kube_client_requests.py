@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 import pytest
+from kubernetes.aio import client as k8s
 from kubernetes.aio.client.exceptions import ApiException
 from kubernetes.aio.config import ConfigException
 
@@ -27,6 +28,7 @@ from rayservice.kube import (
     TooManyRequests,
     translate_errors,
 )
+from rayservice.kube.client import _environment_read_once
 from rayservice.testing import FakeClock, settle
 
 
@@ -241,3 +243,22 @@ async def test_a_namespaced_object_without_namespace_is_refused_before_sending(
     with pytest.raises(ValueError, match="namespace"):
         await client.get(PODS, "p")
     assert api.sent == []
+
+
+def test_the_environment_proxy_is_read_once_when_the_client_is_built_and_never_per_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:secret@proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    configuration = k8s.Configuration(host="https://10.96.0.1:443")
+    _environment_read_once(configuration)
+    assert configuration.proxy == "http://proxy.example:3128"
+    assert configuration.proxy_headers == {"Proxy-Authorization": "Basic dXNlcjpzZWNyZXQ="}
+    assert configuration.client_session_kwargs == {"trust_env": False}
+    monkeypatch.setenv("NO_PROXY", "10.96.0.1")
+    bypassed = k8s.Configuration(host="https://10.96.0.1:443")
+    assert _environment_read_once(bypassed).proxy is None
+    named = k8s.Configuration(host="https://10.96.0.1:443")
+    named.proxy = "http://from-kubeconfig:1"
+    assert _environment_read_once(named).proxy == "http://from-kubeconfig:1"
