@@ -5,23 +5,32 @@ PYTEST_ARGS ?=
 # The operator image; manifests/manager/deployment.yaml runs this exact name and tag.
 IMAGE ?= rayservice-operator:0.1.0
 
-.PHONY: install system-deps test lint demo run bench clean manifests docs image
+.PHONY: install system-deps test e2e lint demo demo-sim run bench clean manifests docs image
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q -e '.[dev,e2e]'
 	touch $@
 
-# The node agent's tests (root only) need iproute2 and util-linux; install them with apt-get when missing.
+# The local node (make demo, make e2e, the node agent's tests; root only) needs iproute2 and util-linux, and
+# `make install` needs Python's venv module; as root they are installed with apt-get when missing.
 system-deps:
 	@command -v ip >/dev/null && command -v unshare >/dev/null && command -v nsenter >/dev/null || \
 	  { [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq iproute2 util-linux; }; }
+	@python3 -c 'import ensurepip, venv' 2>/dev/null || \
+	  { [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq python3-venv; }; }
 
-test: install system-deps
+test: system-deps install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The end-to-end suites with real Ray 2.60 in the local cluster (e2e/suites/, marker e2e; root, ~4-8 min on 2 cores).
+# `make test` never collects them (testpaths); together the two targets run every test once.
+E2E_ARGS ?=
+e2e: system-deps install
+	$(VENV)/bin/pytest e2e/suites -m e2e -v -s -p no:cacheprovider $(E2E_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -29,9 +38,15 @@ lint: install
 	$(VENV)/bin/mypy --strict e2e/localcluster
 	$(VENV)/bin/lint-imports
 
-# The whole journey on one machine: control plane (simulated pods), fake Ray dashboard, operator, sample RayService.
-demo: install
+# The whole journey on one machine with real Ray (root): local cluster, operator, the alpha sample, an answer.
+demo:
+	@[ "$$(id -u)" = 0 ] || { echo "make demo runs Ray pods in network and PID namespaces and needs root (sudo make demo); make demo-sim runs the simulated demo without root"; exit 1; }
+	@$(MAKE) --no-print-directory system-deps install
 	$(PY) -m e2e.demo
+
+# The same journey simulated, without root: simulated pods, one fake Ray dashboard, the operator, the v1 sample.
+demo-sim: install
+	$(PY) -m e2e.demo --simulated
 
 # The embedded Kubernetes API server on its own (kubectl --kubeconfig /tmp/localcluster.kubeconfig get ns).
 run: install

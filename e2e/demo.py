@@ -1,111 +1,102 @@
-"""One command, the whole journey on one machine: control plane, operator, and the sample RayService.
+"""One command, the whole journey on one machine with real Ray: `make demo` (`python -m e2e.demo`, as root).
 
-`python -m e2e.demo` starts, each as its own process: the embedded API server with a simulated node (pods
-turn Running/Ready at once; no container runs), one fake Ray dashboard that answers for every Ray head,
-and the operator (`rayservice run`). It installs the CRDs, applies the sample RayService, waits until it is
-Running, prints what kubectl shows, and keeps everything up until Ctrl-C; then it stops what it started,
-by PID.
+It starts the local cluster (`python -m e2e.localcluster up`: API server, controllers, node agent, service
+proxy) and the operator (`rayservice run`), each as its own process; installs the CRDs; applies the alpha
+sample with a local working_dir (`manifests/samples/ray.io_v1alpha1_rayservice_local.yaml`, Ray 2.60 in each
+pod's own network and PID namespace); waits until the RayService is Running; shows `kubectl get
+rayservice,raycluster,pods,services`; sends `["MANGO", 2]` to the serve Service and prints the answer (6); then
+prints the kubeconfig and the serve address to play with and stays up until Ctrl-C, which stops everything it
+started (by process group) and removes the pods' namespaces.
 
-Ray here is simulated (`e2e/fakeray`): the Serve REST API behaves like Ray 2.60's, but no Ray process runs.
+Without root it says so in one line. `--simulated` runs the simulated demo instead (`make demo-sim`: simulated
+pods, a fake Ray dashboard, no root needed; see `e2e/demo_simulated.py`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import os
 import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-SAMPLE = ROOT / "manifests" / "samples" / "ray.io_v1_rayservice.yaml"
+from e2e.localstack import BIN, ROOT, LocalStack, StackConfig, StackError, problem, wait_for
+
+SAMPLE = ROOT / "manifests" / "samples" / "ray.io_v1alpha1_rayservice_local.yaml"
+NAME = "rayservice-sample"
+MANGO = '["MANGO", 2]'
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _say(text: str) -> None:
+    print(text, flush=True)
 
 
-def _wait(what: str, check: object, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if check():  # type: ignore[operator]
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"demo: {what} did not come up within {timeout_s:.0f} s")
+def _real(args: argparse.Namespace) -> int:
+    if (why := problem()) is not None:
+        print(f"demo: real Ray in local pods {why.split(';')[0]}; `make demo-sim` runs the simulated demo "
+              "without root", file=sys.stderr)
+        return 1
+    from e2e import observe as ob
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m e2e.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=6443, help="API server port (default 6443)")
-    parser.add_argument("--kubeconfig", default="/tmp/localcluster.kubeconfig", help="where to write the kubeconfig")
-    parser.add_argument("--exit-when-ready", action="store_true", help="stop everything once the sample serves")
-    args = parser.parse_args(argv)
-    kubeconfig = Path(args.kubeconfig)
-    kubeconfig.unlink(missing_ok=True)
-    ray_port, metrics_port = _free_port(), _free_port()
     logs = Path(os.environ.get("TMPDIR", "/tmp")) / "rayservice-demo"
-    logs.mkdir(exist_ok=True)
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(name: str, cmd: list[str]) -> None:
-        with (logs / f"{name}.log").open("wb") as out:
-            procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT))
-
-    def kubectl(*kargs: str) -> str:
-        return subprocess.run([str(BIN / "kubectl"), "--kubeconfig", str(kubeconfig), *kargs], check=True,
-                              capture_output=True, text=True, timeout=60).stdout
-
+    kubeconfig = Path(args.kubeconfig)
+    stack = LocalStack(StackConfig(workdir=logs, prefix=args.prefix, pod_cidr=args.pod_cidr,
+                                   service_cidr=args.service_cidr, port=args.port, kubeconfig=kubeconfig))
+    kubectl = f"{BIN / 'kubectl'} --kubeconfig {kubeconfig}"
+    t0 = time.monotonic()
     try:
-        start("apiserver", [sys.executable, "-m", "e2e.localcluster", "apiserver", "--port", str(args.port),
-                            "--kubeconfig", str(kubeconfig), "--simulate-node"])
-        _wait("the API server", lambda: kubeconfig.exists() and urllib.request.urlopen(
-            f"http://127.0.0.1:{args.port}/healthz", timeout=1).status == 200, 30)
-        start("fakeray", [sys.executable, "-m", "e2e.fakeray", "--host", "0.0.0.0", "--port", str(ray_port),
-                          "--deploy-s", "3"])
-        print(kubectl("apply", "-f", str(ROOT / "manifests" / "crd")), end="")
-        start("operator", [str(BIN / "rayservice"), "run", "--kubeconfig", str(kubeconfig), "--metrics-addr",
-                           f"127.0.0.1:{metrics_port}", "--dashboard-port", str(ray_port), "--log-format", "console"])
-        _wait("the operator", lambda: urllib.request.urlopen(
-            f"http://127.0.0.1:{metrics_port}/readyz", timeout=1).status == 200, 60)
-        print(kubectl("apply", "-f", str(SAMPLE)), end="")
-
-        def serving() -> bool:
-            obj = json.loads(kubectl("get", "rayservice", "rayservice-sample", "-o", "json"))
-            return (obj.get("status") or {}).get("serviceStatus") == "Running"
-
-        _wait("the sample RayService", serving, 120)
-        for what in ("rayservices", "rayclusters", "pods", "services"):
-            print(f"\n$ kubectl get {what}\n" + kubectl("get", what), end="")
-        print(f"\nThe sample RayService is Running (Ray simulated). Try:\n"
-              f"  {BIN / 'kubectl'} --kubeconfig {kubeconfig} describe rayservice rayservice-sample\n"
-              f"Operator metrics: http://127.0.0.1:{metrics_port}/metrics   logs: {logs}/")
+        stack.start(on_step=lambda step: _say(f"demo: {step}"))
+        _say(f"demo: applying {SAMPLE.relative_to(ROOT)}")
+        _say(stack.kubectl("apply", "-f", str(SAMPLE)).rstrip())
+        _say("demo: waiting until the RayService is Running (Ray starts in the pods, then Serve deploys)")
+        ob.wait_running(stack, NAME, timeout_s=args.timeout)
+        ip = ob.cluster_ip(stack, f"{NAME}-serve-svc")
+        answer = wait_for("an answer from the serve Service", lambda: ob.answer(ip, MANGO), 60)
+        _say("\n$ kubectl get rayservice,raycluster,pods,services\n"
+             + stack.kubectl("get", "rayservice,raycluster,pods,services").rstrip())
+        _say(f"\n$ curl -X POST -H 'Content-Type: application/json' {ip}:8000 -d '{MANGO}'\n{answer}")
+        _say(f"\ndemo: the sample RayService serves with real Ray ({time.monotonic() - t0:.0f} s). Try:\n"
+             f"  export KUBECONFIG={kubeconfig}\n"
+             f"  {kubectl} describe rayservice {NAME}\n"
+             f"  curl -X POST -H 'Content-Type: application/json' {ip}:8000 -d '[\"PEAR\", 3]'"
+             f"     # serve address {ip}:8000 ({NAME}-serve-svc)\n"
+             f"  edit the price in {SAMPLE.relative_to(ROOT)} and `kubectl apply -f` it (in-place update)\n"
+             f"Logs: {logs}/ (localcluster.log, operator.log; kubectl logs for the pods)")
         if not args.exit_when_ready:
-            print("Ctrl-C stops everything.")
+            _say("Ctrl-C stops everything.")
             # blocked only now, after the children started: a blocked mask would be inherited by them
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
             signal.sigwait({signal.SIGINT, signal.SIGTERM})
         return 0
+    except StackError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
     finally:
-        for proc in reversed(procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in reversed(procs):
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        with contextlib.suppress(KeyboardInterrupt):
+            _say("demo: stopping the operator and the local cluster")
+            stack.stop(delete_first=False)
+            _say("demo: stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m e2e.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--simulated", action="store_true",
+                        help="the simulated demo: no root, simulated pods and Ray dashboard (make demo-sim)")
+    parser.add_argument("--port", type=int, default=6443, help="API server port (default 6443; 0 picks one)")
+    parser.add_argument("--kubeconfig", default="/tmp/localcluster.kubeconfig", help="where to write the kubeconfig")
+    parser.add_argument("--exit-when-ready", action="store_true", help="stop everything once the sample serves")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the sample (real Ray)")
+    parser.add_argument("--prefix", default="lcn", help="the local node's prefix (real Ray; default lcn)")
+    parser.add_argument("--pod-cidr", default="10.244.0.0/16", help="pod addresses (real Ray)")
+    parser.add_argument("--service-cidr", default="10.96.0.0/16", help="ClusterIP range (real Ray)")
+    args = parser.parse_args(argv)
+    if args.simulated:
+        from e2e.demo_simulated import run
+
+        return run(args)
+    return _real(args)
 
 
 if __name__ == "__main__":

@@ -82,6 +82,7 @@ OPERATOR_API_USES: Final[tuple[ApiUse, ...]] = (
     *_uses("list watch", CORE, "pods", where=_INFORMERS + ", label-filtered to ray.io/is-ray-node=yes"),
     *_uses("create", CORE, "pods", where=f"{_RC_RECONCILE} create_pod"),
     *_uses("delete", CORE, "pods", where=f"{_RC_RECONCILE} delete_pod: surplus and finished pods"),
+    *_uses("patch", CORE, "pods", where=f"{_RS_WRITES} label_serve_pod: ray.io/serve from Ray's proxies"),
     # Services: a RayCluster's head and dashboard Services; a RayService's head and serve Services, whose
     # selectors move to the new cluster at the traffic switch.
     *_uses("list watch", CORE, "services", where=_INFORMERS + ", label-filtered to created-by=rayservice-operator"),

@@ -5,7 +5,9 @@ Guarantees:
    it through their gateway, the root namespace locally) and the proxy listens on ClusterIP:port.
 2. A new connection goes to the next ready endpoint of that Service port, round robin: EndpointSlice
    endpoints whose `ready` is not false, the port matched by name, the address inside the allowed networks.
-   If that endpoint refuses, the next is tried (each once); with none left the connection is reset.
+   If that endpoint refuses (or does not answer within the connect timeout) the client's connection is reset,
+   as with kube-proxy's iptables mode, which never retries another endpoint: a serve endpoint that refuses
+   shows up as a failed request, never hidden by a retry.
 3. An endpoint change affects new connections only: an established connection keeps its backend until one
    side closes it (half-closes are passed on).
 4. A Service that goes (or loses a port) stops listening there at once; its address is removed when no
@@ -154,13 +156,13 @@ class ServiceProxy:
             targets = self.backends(key)
             start = self._next.get(key, 0)
             self._next[key] = start + 1
-            for ip, port in targets[start % len(targets):] + targets[:start % len(targets)] if targets else []:
+            if targets:
+                ip, port = targets[start % len(targets)]
                 try:
                     async with asyncio.timeout(self.connect_timeout_s):
                         upstream = await asyncio.open_connection(ip, port)
-                    break
                 except (OSError, TimeoutError):
-                    continue
+                    upstream = None
             if upstream is None:
                 writer.transport.abort()
                 return

@@ -1,6 +1,6 @@
 """docs/getting-started.md, walked for real: every `shell` block's commands, in order, against local processes.
 
-Long-running commands (`make demo`, `make run`, the API server, the fake Ray dashboard, `rayservice run`) start
+Long-running commands (`make demo-sim`, `make run`, the API server, the fake Ray dashboard, `rayservice run`) start
 in the background with the doc's arguments, except that fixed ports become free ephemeral ones and the
 kubeconfig lives in tmp_path. Every other command runs through bash with the venv first on PATH; where the doc
 shows output in `#` lines after a command, the output must contain it (stable tokens only: ages, random name
@@ -330,10 +330,10 @@ class Journey:
             self.ran.append(cmd + "  (satisfied by the venv)")
         elif cmd.startswith("export "):
             self.export(cmd)
-        elif cmd == "make demo":
-            recipe = self.make_recipe("demo")
+        elif cmd == "make demo-sim":
+            recipe = self.make_recipe("demo-sim")
             self.start("demo", f"{recipe} --port {self.api_port} --kubeconfig {self.kubeconfig}")
-            self.wait_for("make demo's API server", self.api_healthy)
+            self.wait_for("make demo-sim's API server", self.api_healthy)
             # the demo is up (and takes Ctrl-C) once it has printed what kubectl shows
             self.wait_log("demo", ["Ctrl-C stops everything."], timeout_s=60)
             self.ran.append(cmd)

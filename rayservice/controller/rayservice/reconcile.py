@@ -121,6 +121,8 @@ async def reconcile(key: ObjectKey, deps: Deps) -> Result:
     submitted = await submit_serve_config(service, target, ray, check.config, deps)
     active, pending = plan.active, plan.pending
     candidate = ray.get(pending) if pending is not None else None
+    # Labels first: the serve Service must select only pods with a proxy from the moment it points at them.
+    await _label_serve_pods(service, (active, pending), observed, ray, deps)
     if (
         pending is not None
         and candidate is not None
@@ -132,7 +134,6 @@ async def reconcile(key: ObjectKey, deps: Deps) -> Result:
         active, pending = pending, None
     elif active is not None and active in live:
         await point_services(service, observed, active, deps)
-    await _label_serve_pods(service, (active, pending), observed, ray, deps)
     after = deps.memory.last_put(ObjectKey(key.namespace, target)) if target is not None else None
     if submitted is Submitted.PUT and _first_put(before, after):
         return Result(requeue_after_s=_requeue(service, plan, target, ray, submitted, check, deps))  # guarantee 7

@@ -6,8 +6,11 @@ Guarantees:
 2. With ``exclude_head`` (``excludeHeadPodFromServeSvc``) the head pod gets ``false`` whatever Ray says.
 3. Otherwise a pod whose IP has a proxy in Ray's answer (``proxies``, keyed by node, each with ``node_ip`` and
    ``status``) gets ``true`` when every proxy on that IP is HEALTHY, else ``false`` (STARTING, UNHEALTHY,
-   DRAINING, ...). A pod without a reported proxy, a pod without an IP, or every pod when Ray's answer is unknown
-   (``None``: the dashboard did not answer) keeps its label: an outage never flips labels.
+   DRAINING, ...). When Ray reports proxies but none on a pod's IP, the pod gets ``false``: Ray starts a proxy
+   only on nodes that hold replicas, and a node without one refuses the serve port, so it must not be a serve
+   endpoint. A pod without an IP, every pod when Ray reports no proxy at all (Serve not running yet), and every
+   pod when Ray's answer is unknown (``None``: the dashboard did not answer) keep their labels: an outage never
+   flips labels.
 
 Pure.
 """
@@ -71,9 +74,12 @@ def serve_label_changes(
         if exclude_head and labels.get(NODE_TYPE_LABEL) == NODE_TYPE_HEAD:
             want = SERVE_VALUE_FALSE
         else:
-            healthy = health.get(str(status_of(pod).get("podIP") or ""))
+            ip = str(status_of(pod).get("podIP") or "")
+            healthy = health.get(ip)
             if healthy is not None:
                 want = SERVE_VALUE_TRUE if healthy else SERVE_VALUE_FALSE
+            elif ip and health:
+                want = SERVE_VALUE_FALSE  # Ray runs proxies, none on this node
         if want is not None and labels.get(SERVE_LABEL) != want:
             changes[name_of(pod)] = want
     return changes

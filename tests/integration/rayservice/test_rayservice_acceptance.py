@@ -106,7 +106,8 @@ async def ready_sample(
     await user.create(RAY_SERVICES, sample_rayservice(**spec), namespace=NAMESPACE)
     await operator.until(lambda: puts(dashboard) >= 1)
     dashboard.advance(10)
-    await operator.until(lambda: is_ready(server) and status_of(server, NAME).get("numServeEndpoints") == 2)
+    # the fake runs a Serve proxy on the head only, so the worker is no serve endpoint
+    await operator.until(lambda: is_ready(server) and status_of(server, NAME).get("numServeEndpoints") == 1)
     return active_cluster(server)
 
 
@@ -406,7 +407,7 @@ async def test_a_head_whose_proxy_is_unhealthy_leaves_the_serve_service_until_it
 ) -> None:
     active = await ready_sample(server, dashboard, user, operator)
     address = head_ip(server, active)
-    assert serve_labels(server, active) == {"head": "true", "worker": "true"}
+    assert serve_labels(server, active) == {"head": "true", "worker": "false"}  # no proxy on the worker
     ray = dashboard.cluster(address)
     healthy_answer = ray.answer
     proxy_status = {"status": "UNHEALTHY"}
@@ -419,21 +420,59 @@ async def test_a_head_whose_proxy_is_unhealthy_leaves_the_serve_service_until_it
 
     ray.answer = answer  # type: ignore[method-assign]
     operator.services.enqueue(KEY)
-    await operator.until(lambda: serve_labels(server, active)["head"] == "false" and endpoints(server) == 1)
-    assert serve_labels(server, active)["worker"] == "true"  # no proxy reported on it: left as it is
+    await operator.until(lambda: serve_labels(server, active)["head"] == "false" and endpoints(server) == 0)
+    assert serve_labels(server, active)["worker"] == "false"
     assert selector_of(server, SERVE_SVC) == {CLUSTER_LABEL: active, "ray.io/serve": "true"}
 
     proxy_status["status"] = "HEALTHY"
     operator.services.enqueue(KEY)
-    await operator.until(lambda: serve_labels(server, active)["head"] == "true" and endpoints(server) == 2)
+    await operator.until(lambda: serve_labels(server, active)["head"] == "true" and endpoints(server) == 1)
     assert clusters_of(server, NAME) == [active]
+
+
+def worker_ip(server: LocalApiServer, cluster: str) -> str:
+    for pod in server.store.list(PODS_GR, NAMESPACE):
+        labels = pod["metadata"].get("labels") or {}
+        if labels.get(CLUSTER_LABEL) == cluster and labels.get("ray.io/node-type") == "worker":
+            return str(pod["status"]["podIP"])
+    raise AssertionError(f"no worker pod of {cluster}")
+
+
+async def test_a_worker_that_runs_a_proxy_joins_the_serve_service(
+    server: LocalApiServer, dashboard: FakeRayDashboard, user: KubeClient, operator: Operator
+) -> None:
+    active = await ready_sample(server, dashboard, user, operator)
+    ray = dashboard.cluster(head_ip(server, active))
+    plain_answer = ray.answer
+    worker = worker_ip(server, active)
+
+    def answer(now: float) -> dict[str, Any]:
+        reply = plain_answer(now)
+        reply["proxies"]["worker-node"] = {"node_id": "worker-node", "node_ip": worker, "status": "HEALTHY"}
+        return reply
+
+    ray.answer = answer  # type: ignore[method-assign]
+    operator.services.enqueue(KEY)
+    await operator.until(lambda: serve_labels(server, active) == {"head": "true", "worker": "true"}
+                         and endpoints(server) == 2)
 
 
 async def test_an_excluded_head_is_labelled_out_of_the_serve_service(
     server: LocalApiServer, dashboard: FakeRayDashboard, user: KubeClient, operator: Operator
 ) -> None:
     await user.create(RAY_SERVICES, sample_rayservice(excludeHeadPodFromServeSvc=True), namespace=NAMESPACE)
-    await operator.until(lambda: puts(dashboard) >= 1)
+    await operator.until(lambda: puts(dashboard) >= 1 and len(clusters_of(server, NAME)) == 1)
+    pending = clusters_of(server, NAME)[0]
+    await operator.until(lambda: len(serve_labels(server, pending)) == 2)
+    ray = dashboard.cluster(head_ip(server, pending))
+    plain_answer, worker = ray.answer, worker_ip(server, pending)
+
+    def answer(now: float) -> dict[str, Any]:  # with the head excluded, Serve runs its replicas on the worker
+        reply = plain_answer(now)
+        reply["proxies"]["worker-node"] = {"node_id": "worker-node", "node_ip": worker, "status": "HEALTHY"}
+        return reply
+
+    ray.answer = answer  # type: ignore[method-assign]
     dashboard.advance(10)
     await operator.until(lambda: is_ready(server) and operator.caught_up(server, KEY))
     active = active_cluster(server)

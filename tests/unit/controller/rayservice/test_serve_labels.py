@@ -73,10 +73,16 @@ def test_labels_that_already_match_cause_no_change() -> None:
     assert serve_label_changes(raw_cluster("c"), [HEAD, WORKER], ray, exclude_head=False) == {}
 
 
-def test_pods_without_a_reported_proxy_or_an_ip_keep_their_label() -> None:
-    no_ip = pod("c-worker-new", ip=None, serve="false")
+def test_a_pod_without_a_proxy_while_ray_runs_proxies_elsewhere_is_labelled_false() -> None:
+    # Ray starts proxies only on nodes with replicas; a worker without one refuses the serve port.
     ray = ips(**{HEAD_IP: "HEALTHY"})
-    assert serve_label_changes(raw_cluster("c"), [HEAD, WORKER, no_ip], ray, exclude_head=False) == {}
+    assert serve_label_changes(raw_cluster("c"), [HEAD, WORKER], ray, exclude_head=False) == {"c-worker": "false"}
+
+
+def test_pods_without_an_ip_or_while_ray_reports_no_proxy_keep_their_label() -> None:
+    no_ip = pod("c-worker-new", ip=None, serve="false")
+    assert serve_label_changes(raw_cluster("c"), [HEAD, no_ip], ips(**{HEAD_IP: "HEALTHY"}), exclude_head=False) == {}
+    assert serve_label_changes(raw_cluster("c"), [HEAD, WORKER], ips(), exclude_head=False) == {}
 
 
 def test_an_unknown_answer_changes_no_label() -> None:
