@@ -9,7 +9,9 @@ Guarantees:
    their pods are gone (unless `delete_first=False`), stops the operator, then the local cluster (which kills
    the pods left and removes its namespaces, links and routes), each by its process group: SIGTERM, then
    SIGKILL after a grace period. It stops only what this object started.
-3. `get()`/`list()` read the API server over plain HTTP (cheap enough to poll); `kubectl()` runs kubectl 1.37
+3. `kill_operator()` SIGKILLs the operator's process group (nothing of its shutdown runs); `start_operator()`
+   starts it again and returns once it is ready; its log is appended to the same file.
+4. `get()`/`list()` read the API server over plain HTTP (cheap enough to poll); `kubectl()` runs kubectl 1.37
    with this stack's kubeconfig.
 
 Root is needed (network and PID namespaces); `problem()` says why a machine cannot run it, else None.
@@ -108,11 +110,27 @@ class LocalStack:
         self.server = str(yaml.safe_load(self.kubeconfig.read_text())["clusters"][0]["cluster"]["server"])
         self.kubectl("apply", "-f", str(CRDS))
         on_step("starting the operator (rayservice run)")
+        self.start_operator()
+
+    def start_operator(self) -> None:
+        """Start `rayservice run` (again, after `kill_operator`) and wait until it is ready; its log is appended."""
         self.metrics_port = free_port()
         self._spawn("operator", [str(BIN / "rayservice"), "run", "--kubeconfig", str(self.kubeconfig),
                                  "--metrics-addr", f"127.0.0.1:{self.metrics_port}", "--log-format", "console"])
         wait_for("the operator", lambda: self._alive("operator") and urllib.request.urlopen(
             f"http://127.0.0.1:{self.metrics_port}/readyz", timeout=1).status == 200, 60)
+
+    @property
+    def operator_running(self) -> bool:
+        return self._running("operator")
+
+    def kill_operator(self) -> None:
+        """SIGKILL the operator's process group, as a node failure or an OOM kill would: no shutdown runs."""
+        proc = self._procs.pop("operator", None)
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
     def stop(self, *, delete_first: bool = True, timeout_s: float = 90.0) -> None:
         if delete_first and self._running("localcluster") and self.server:
@@ -128,7 +146,7 @@ class LocalStack:
         wait_for("every pod gone", lambda: not self.list("/api/v1/pods"), timeout_s, interval_s=0.5)
 
     def _spawn(self, name: str, argv: list[str]) -> None:
-        with (self.workdir / f"{name}.log").open("wb") as out:
+        with (self.workdir / f"{name}.log").open("ab") as out:
             self._procs[name] = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
                                                  stdin=subprocess.DEVNULL, start_new_session=True)
 

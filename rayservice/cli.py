@@ -6,7 +6,11 @@ Guarantees:
    starts) or a metrics address that cannot be bound exits with status 1 and a one-line error.
 3. SIGTERM or SIGINT stops the operator cleanly (queues drained, lease released) and exits 0; a second
    signal stops it at once.
-4. Losing leadership exits with status 1 after every worker stopped, so Kubernetes restarts the pod.
+4. Losing leadership exits with status 1 after every worker stopped, so Kubernetes restarts the pod. With
+   ``--leader-elect`` the controllers' API client has a write gate (``elector.is_leader``, false from the
+   renew deadline on): no write is sent unless this replica leads. Lease timings that cannot work together
+   (renew deadline not shorter than the lease, retry period not shorter than the renew deadline / 1.2)
+   exit with status 2 and a one-line error naming the flags.
 5. This is the only module that reads environment variables and flags, installs signal handlers,
    creates the Prometheus registry and configures logging. ``RAYSERVICE_MEMORY_PROFILE=<file>`` (a debugging
    aid for benchmarks, off by default) traces allocations and writes the top ones to the file on SIGUSR1.
@@ -27,9 +31,10 @@ import signal
 import socket
 import sys
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, NoReturn
+from typing import Any, Final, NoReturn
 
 import prometheus_client
 import structlog
@@ -59,6 +64,7 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 PREFLIGHT_TIMEOUT_S: Final = 10.0
+LEASE_RETRY_JITTER: Final = 1.2  # LeaderElectionConfig: renew deadline > 1.2 x retry period (jittered retries)
 SERVICE_ACCOUNT_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 MEMORY_PROFILE_ENV: Final = "RAYSERVICE_MEMORY_PROFILE"
 """Debugging aid (benchmarks): a file path; tracemalloc runs, and each SIGUSR1 writes its top allocations there."""
@@ -108,8 +114,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--leader-elect",
         action="store_true",
-        help="elect a leader through a coordination.k8s.io Lease so that only one replica writes (15 s lease, "
-        "10 s renew deadline, 2 s retry)",
+        help="elect a leader through a coordination.k8s.io Lease so that only one replica writes; a replica that "
+        "loses the lease sends no further write and exits",
+    )
+    run.add_argument(
+        "--leader-election-lease-duration",
+        metavar="SECONDS",
+        type=_positive_float,
+        default=15.0,
+        help="how long followers wait after the last renewal they saw before taking the lease (default 15)",
+    )
+    run.add_argument(
+        "--leader-election-renew-deadline",
+        metavar="SECONDS",
+        type=_positive_float,
+        default=10.0,
+        help="how long the leader keeps trying to renew before it stops leading; shorter than the lease "
+        "duration (default 10)",
+    )
+    run.add_argument(
+        "--leader-election-retry-period",
+        metavar="SECONDS",
+        type=_positive_float,
+        default=2.0,
+        help="time between renewals and between attempts to take the lease; shorter than the renew deadline "
+        "divided by 1.2 (retries are jittered by up to 20 %%) (default 2)",
     )
     run.add_argument(
         "--leader-election-namespace",
@@ -163,7 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    problem = _lease_timings_problem(args)
+    if problem:
+        parser.error(problem)
     configure_logging(args.log_format, args.log_level)
     _memory_profile_on_signal(os.environ.get(MEMORY_PROFILE_ENV))
     # The *_created series would only double what dashboards scrape.
@@ -220,7 +253,14 @@ def _settings(args: argparse.Namespace) -> _Settings:
     if args.leader_elect:
         namespace = args.leader_election_namespace or os.environ.get("POD_NAMESPACE") or _service_account_namespace()
         identity = default_identity(os.environ, socket.gethostname(), os.getpid())
-        election = LeaderElectionConfig(namespace=namespace, identity=identity, name=args.leader_election_id)
+        election = LeaderElectionConfig(
+            namespace=namespace,
+            identity=identity,
+            name=args.leader_election_id,
+            lease_duration_s=args.leader_election_lease_duration,
+            renew_deadline_s=args.leader_election_renew_deadline,
+            retry_period_s=args.leader_election_retry_period,
+        )
     host, port = args.metrics_addr
     namespaces = list(dict.fromkeys(ns for group in args.namespace or [] for ns in group))
     token = None
@@ -241,10 +281,13 @@ async def _run(settings: _Settings) -> int:
     registry = new_registry()
     metrics = OperatorMetrics(registry)
     async with contextlib.AsyncExitStack() as stack:
-        client = await _client(settings.kubeconfig, metrics, qps=settings.qps, burst=settings.burst)
+        elector: LeaderElector | None = None
+        # The write fence: with leader election, no write leaves once the renew deadline passed (or before
+        # leading), even from a task step that was already scheduled when the loop stalled past it.
+        gate = (lambda: elector is not None and elector.is_leader) if settings.election is not None else None
+        client = await _client(settings.kubeconfig, metrics, qps=settings.qps, burst=settings.burst, write_gate=gate)
         stack.push_async_callback(client.close)
         await _preflight(client, settings.namespaces)
-        elector = None
         if settings.election is not None:
             lease_client = await _client(settings.kubeconfig, metrics)  # renewals never queue behind reconciles
             stack.push_async_callback(lease_client.close)
@@ -333,11 +376,12 @@ async def _run_until_signalled(manager: Manager, metrics_address: str) -> int:
 
 
 async def _client(kubeconfig: str | None, metrics: OperatorMetrics, *, qps: float = 100.0,
-                  burst: int = 200) -> KubeClient:
+                  burst: int = 200, write_gate: Callable[[], bool] | None = None) -> KubeClient:
+    options: dict[str, Any] = {"on_request": metrics.on_request, "qps": qps, "burst": burst, "write_gate": write_gate}
     try:
         if kubeconfig is None:
-            return KubeClient.in_cluster(on_request=metrics.on_request, qps=qps, burst=burst)
-        return await KubeClient.from_kubeconfig(kubeconfig, on_request=metrics.on_request, qps=qps, burst=burst)
+            return KubeClient.in_cluster(**options)
+        return await KubeClient.from_kubeconfig(kubeconfig, **options)
     except KubeConfigError as exc:
         raise CliError(f"cannot load the Kubernetes configuration: {exc}") from None
 
@@ -374,6 +418,20 @@ def _default_kubeconfig() -> str:
 
 
 # ---- flag types -----------------------------------------------------------------------------------
+
+
+def _lease_timings_problem(args: argparse.Namespace) -> str | None:
+    """Why the lease timings cannot work together (``LeaderElectionConfig``'s rules, in flag names), or None."""
+    lease = args.leader_election_lease_duration
+    renew = args.leader_election_renew_deadline
+    retry = args.leader_election_retry_period
+    if renew >= lease:
+        return (f"--leader-election-renew-deadline ({renew:g} s) must be shorter than "
+                f"--leader-election-lease-duration ({lease:g} s)")
+    if renew <= LEASE_RETRY_JITTER * retry:
+        return (f"--leader-election-retry-period ({retry:g} s) must be shorter than "
+                f"--leader-election-renew-deadline ({renew:g} s) divided by {LEASE_RETRY_JITTER:g}")
+    return None
 
 
 def _namespaces(value: str) -> list[str]:

@@ -78,10 +78,31 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+_LIBYAML: Final = hasattr(yaml, "CSafeLoader")
+
+
+class _FastLoader(yaml.CSafeLoader if _LIBYAML else _Loader):  # type: ignore[misc]
+    """``_Loader`` on libyaml's parser when PyYAML was built with it (several times faster), else ``_Loader``:
+    the same safe constructor and resolver, so the same values."""
+
+
+_FastLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+
+
+def _parse(text: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_FastLoader)  # safe loaders: build plain values only
+    except yaml.YAMLError:
+        if not _LIBYAML:
+            raise
+    # Rare: the pure-Python parser again, for its words and marks (libyaml words the same errors differently).
+    return yaml.load(text, Loader=_Loader)
+
+
 def load_yaml(text: str, field: str) -> tuple[Any, Problem | None]:
     """Parse one YAML document into JSON values, or say (with line and column) why it cannot be."""
     try:
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader: builds plain values only
+        data = _parse(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""

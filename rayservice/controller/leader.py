@@ -307,6 +307,8 @@ class LeaderElector:
         self._state_known = True
         if self._held_by_other(record, read_at):
             return _Attempt.TAKEN
+        if self._lost_reason is not None or (self._leading and not self.is_leader):
+            return _Attempt.FAILED  # the renew deadline passed while the read was out (a pause): no late renewal
         ours = self._our_record(record, now)
         version = str((lease.get("metadata") or {}).get("resourceVersion") or "")
         try:

@@ -5,10 +5,15 @@ Guarantees:
 2. Outcomes map to the queue as follows:
    - ``DONE``: ``forget`` (the key's backoff is reset);
    - ``Result(requeue_after_s=s)``: ``forget``, then ``add_after(key, s)``;
-   - ``Conflict`` from ``rayservice.kube``: ``add_rate_limited``, logged at debug level only (a stale
-     cache is routine, not news);
+   - ``Conflict`` or ``AlreadyExists`` (409) from ``rayservice.kube``: ``add_rate_limited``, logged at debug
+     level only (a stale cache is routine, not news);
+   - ``NotLeader`` (the client's write fence refused a write: leadership was just lost): ``add_rate_limited``,
+     debug level (the process is on its way out; the elector logs the loss once);
+   - a transient API error (``ServerError`` 5xx, ``TooManyRequests`` 429, ``KubeTransportError``: no answer
+     or a timeout, ``TimeoutError``): ``add_rate_limited``, one warning with the key and the error's text,
+     no traceback (the API server's trouble, not ours);
    - ``TerminalError``: ``forget``, error log, no retry;
-   - any other exception: ``add_rate_limited``, error log with the traceback.
+   - any other exception (a bug): ``add_rate_limited``, error log with the traceback.
 3. Every reconcile is timed and counted once, with result ``success``, ``requeue_after``, ``requeue``
    (conflict) or ``error`` (terminal errors included); errors are also counted on their own.
 4. Every log line emitted during a reconcile, the reconciler's own included, carries ``controller``,
@@ -31,7 +36,7 @@ import structlog
 from rayservice.api import ObjectKey
 from rayservice.clock import SYSTEM_CLOCK, Clock
 from rayservice.controller.result import Result, TerminalError
-from rayservice.kube import Conflict
+from rayservice.kube import AlreadyExists, Conflict, KubeTransportError, NotLeader, ServerError, TooManyRequests
 from rayservice.queue import ShutDown
 
 Reconciler = Callable[[ObjectKey], Awaitable[Result]]
@@ -40,6 +45,7 @@ SUCCESS: Final = "success"
 REQUEUE_AFTER: Final = "requeue_after"
 REQUEUE: Final = "requeue"
 ERROR: Final = "error"
+_TRANSIENT: Final = (ServerError, TooManyRequests, KubeTransportError, TimeoutError)
 
 _log = structlog.get_logger(__name__)
 
@@ -126,10 +132,19 @@ async def reconcile_key(
         requeue_after_s: float | None = None
         try:
             result = await reconcile(key)
-        except Conflict as exc:
+        except (Conflict, AlreadyExists) as exc:
             queue.add_rate_limited(key)
             outcome = REQUEUE
             _log.debug("reconcile_conflict", reason=exc.reason, message=exc.message)
+        except NotLeader as exc:
+            queue.add_rate_limited(key)
+            outcome = REQUEUE
+            _log.debug("reconcile_fenced", error=str(exc))
+        except _TRANSIENT as exc:
+            queue.add_rate_limited(key)
+            outcome = ERROR
+            _log.warning("reconcile_failed_transiently", error=str(exc) or type(exc).__name__,
+                         error_type=type(exc).__name__)
         except TerminalError as exc:
             queue.forget(key)
             outcome = ERROR

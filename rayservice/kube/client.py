@@ -26,6 +26,10 @@ Guarantees:
    every request: most of the client's CPU under load).
 9. Only ``kubernetes.aio`` is loaded, not the synchronous client that the ``kubernetes`` package's
    ``__init__`` imports eagerly (``rayservice.kube._lean``, imported first by the package).
+10. With a ``write_gate``, every write (create, update, patch, delete; status subresource included) calls it
+   last before the request goes to the HTTP library (after the rate limiter's wait and the auth refresh, no
+   await between); when it returns False the write raises ``NotLeader`` and nothing is sent (nor passed to
+   ``on_request``). Reads and watches are never gated.
 
 Caller must:
 - ``await close()`` (or use ``async with``) once done, from the event loop that made the requests.
@@ -48,7 +52,7 @@ from kubernetes.aio.client.exceptions import ApiException, OpenApiException
 from yarl import URL
 
 from rayservice.clock import SYSTEM_CLOCK, Clock
-from rayservice.kube.errors import KubeConfigError, KubeError, KubeTransportError, error_from_response
+from rayservice.kube.errors import KubeConfigError, KubeError, KubeTransportError, NotLeader, error_from_response
 from rayservice.kube.options import (
     ObjectList,
     Patch,
@@ -68,6 +72,7 @@ from rayservice.kube.resources import Resource
 from rayservice.kube.watchstream import iter_events
 
 OnRequest = Callable[[str, str, int], None]
+WriteGate = Callable[[], bool]
 
 JSON: Final = "application/json"
 USER_AGENT: Final = "rayservice-operator/0.1"
@@ -107,6 +112,7 @@ class KubeClient:
         clock: Clock = SYSTEM_CLOCK,
         on_request: OnRequest | None = None,
         field_manager: str = "rayservice-operator",
+        write_gate: WriteGate | None = None,
     ) -> None:
         """Wrap a ``kubernetes.aio`` ``ApiClient``; prefer the ``from_kubeconfig``/``in_cluster`` builders."""
         self._api = api_client
@@ -115,6 +121,7 @@ class KubeClient:
         self._timeout_s = timeout_s
         self._on_request = on_request or _ignore_request
         self._field_manager = field_manager
+        self._write_gate = write_gate
 
     @classmethod
     async def from_kubeconfig(cls, path: str | Path, *, context: str | None = None, **options: Any) -> KubeClient:
@@ -256,7 +263,7 @@ class KubeClient:
         """Delete; returns what the server answered (the object, or a success ``Status``)."""
         options = delete_options(propagation_policy, preconditions, grace_period_s)
         path = resource.path(namespace=_ns(resource, namespace), name=name)
-        return await self._call(Request("delete", str(resource), "DELETE", path, body=options))
+        return await self._call(Request("delete", str(resource), "DELETE", path, body=options, write=True))
 
     # ---- plumbing ---------------------------------------------------------------------------------
 
@@ -273,7 +280,7 @@ class KubeClient:
     ) -> Request:
         query = (("fieldManager", self._field_manager),) if self._field_manager else ()
         label = f"{resource}/status" if status else str(resource)
-        return Request(verb, label, method, path, query, body, ctype)
+        return Request(verb, label, method, path, query, body, ctype, write=True)
 
     async def _call(self, request: Request) -> RawObject:
         resp = await self._open(request, aiohttp.ClientTimeout(total=self._timeout_s))
@@ -290,7 +297,7 @@ class KubeClient:
     async def _open(self, request: Request, client_timeout: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:
         """Send one request; return the response when it is 2xx, raise its typed error otherwise."""
         await self._limiter.wait()
-        code = 0
+        code, refused = 0, False
         try:
             with translate_errors():
                 # The body goes to the transport as it is (plain JSON values, encoded once there): the
@@ -303,6 +310,10 @@ class KubeClient:
                     body=None,
                     auth_settings=["BearerToken"],
                 )
+                if request.write and self._write_gate is not None and not self._write_gate():
+                    # Last check, with no await between it and the HTTP library taking the request (guarantee 10).
+                    refused = True
+                    raise NotLeader(f"{request.verb} {request.resource}: not sent, this replica is not the leader")
                 rest = await self._api.call_api(
                     method, url, header_params=headers, body=request.body, _request_timeout=client_timeout
                 )
@@ -318,7 +329,8 @@ class KubeClient:
                     raise error
                 return resp
         finally:
-            self._on_request(request.verb, request.resource, code)
+            if not refused:
+                self._on_request(request.verb, request.resource, code)
 
 
 def _environment_read_once(configuration: Any) -> Any:

@@ -12,7 +12,8 @@ KubeError                        anything that went wrong talking to the API ser
 │   ├── TooManyRequests          429, with retry_after_s
 │   └── ServerError              5xx
 ├── KubeTransportError           no usable answer: connect failure, timeout, broken or garbled stream
-└── KubeConfigError              the kubeconfig or in-cluster configuration cannot be loaded
+├── KubeConfigError              the kubeconfig or in-cluster configuration cannot be loaded
+└── NotLeader                    a write the client's write gate refused: nothing was sent
 ```
 
 Guarantees:
@@ -42,6 +43,10 @@ class KubeTransportError(KubeError):
 
 class KubeConfigError(KubeError):
     """The kubeconfig file or the in-cluster service account configuration cannot be used."""
+
+
+class NotLeader(KubeError):
+    """The client's write gate refused a write (this replica does not hold the leader lease): nothing was sent."""
 
 
 class ApiError(KubeError):

@@ -48,6 +48,7 @@ class Request:
     query: tuple[tuple[str, str], ...] = ()
     body: Any = None
     content_type: str = "application/json"
+    write: bool = False  # changes state on the server: subject to the client's write gate
 
 
 @dataclass(frozen=True, slots=True)

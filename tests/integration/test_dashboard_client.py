@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from e2e.fakeray import APPLICATIONS, FakeRayDashboard, Timings
+from rayservice.controller.rayservice.observe import dashboard_failure
 from rayservice.ray import (
     DashboardError,
     DashboardRejected,
@@ -223,3 +224,39 @@ class TestHeaders:
             assert (fake.request_count("127.0.0.1"), fake.request_count("localhost")) == (2, 1)
         finally:
             await fake.stop()
+
+
+class TestFailureKinds:
+    """What the RayService status says of a failed read (``dashboard_failure``): the kind of error, in stable words."""
+
+    async def test_a_timeout_a_refused_connection_an_http_error_and_invalid_json_are_told_apart(
+        self, fake: FakeRayDashboard, session: aiohttp.ClientSession, client: HttpDashboardClient
+    ) -> None:
+        said: list[str] = []
+        fake.delay(0.5)
+        slow = HttpDashboardClient(dashboard_url("127.0.0.1", fake.port), session=session, timeout_s=0.1)
+        with pytest.raises(DashboardError) as caught:
+            await slow.get_applications()
+        said.append(dashboard_failure(caught.value, timeout_s=0.1))
+        fake.clear_faults()
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        with pytest.raises(DashboardError) as caught:
+            await HttpDashboardClient(dashboard_url("127.0.0.1", port), session=session).get_applications()
+        said.append(dashboard_failure(caught.value, timeout_s=2.0))
+        fake.fail_next(1, 500, body="Internal Server Error: GCS unavailable")
+        with pytest.raises(DashboardError) as caught:
+            await client.get_applications()
+        said.append(dashboard_failure(caught.value, timeout_s=2.0))
+        fake.malformed_next(1)
+        with pytest.raises(DashboardError) as caught:
+            await client.get_applications()
+        said.append(dashboard_failure(caught.value, timeout_s=2.0))
+        assert said == [
+            "did not answer within 0.1 s",
+            "refused the connection",
+            "answered HTTP 500",
+            "answered with invalid JSON",
+        ]
+        assert dashboard_failure(TimeoutError(), timeout_s=2.0) == "did not answer within 2 s"

@@ -5,7 +5,7 @@ and restart.
 Everything a test checks is read from the in-process server and fake (no HTTP, nothing logged), or from the
 server's request log. Each operator process's requests carry the user agent ``rayservice-operator/0.1``; the
 leader-election tests start operators through ``tests/reliability/operator_main.py``, which runs the same
-``rayservice.cli.main`` with a per-process user agent and short leases (the CLI has no lease-duration flags).
+``rayservice.cli.main`` with a per-process user agent (short leases are ordinary flags).
 """
 
 from __future__ import annotations

@@ -6,12 +6,22 @@ write it starts after the other replica took the lease is counted by when the AP
 Finding: a resumed leader sent new writes before noticing it had lost the lease (in 6 of 6 runs, 1-6 writes,
 pods among them). ``rayservice/controller/leader.py`` now ends leadership from an event-loop timer callback at
 the renew deadline, which runs before the tasks that API answers woke during the pause: 3 of 6 runs, 1-3
-writes, remain, from task steps already scheduled when the process froze; only a check on the write path
-(``rayservice/kube/client.py``) can fence those, so the test bounds them by the number of workers.
+writes, remained, from task steps already scheduled when the process froze. The write fence narrows that
+further: ``rayservice run --leader-elect`` gives its API client a write gate (``elector.is_leader``, false from
+the renew deadline on, on the monotonic clock), asked with no await between it and the HTTP library taking the
+request, so no write whose reconcile step ran after the pause is sent.
 
-The CLI has no flags for the lease timings, so the processes run ``tests/reliability/operator_main.py``:
-``rayservice.cli.main`` with a 3 s lease, 2 s renew deadline and 0.5 s retry (the defaults' proportions,
-scaled down) and a user agent that ends with the process id, which is how the request log tells them apart.
+Finding (with the fence: 1 of 8 runs, 1 write): a write the HTTP library had already taken before the pause
+can still land after it. On Python 3.11 aiohttp writes a request (headers coalesced with the body) from a task
+it schedules for the next loop iteration; a pause in between resumes with that step first in the ready queue,
+ahead of the watchdog timer, and it sends bytes the gate had already let through. Such a request was in flight
+when the process froze, and each worker has at most one in flight (a reconcile awaits each write), so the test
+bounds late writes by the workers (``--workers 4`` per controller) and reports their count; every write started
+after the pause is refused (``tests/unit/kube``: ``NotLeader``, nothing sent).
+
+The processes run ``tests/reliability/operator_main.py``: ``rayservice.cli.main`` with a user agent that ends
+with the process id, which is how the request log tells them apart, and a 3 s lease, 2 s renew deadline and
+0.5 s retry (the defaults' proportions, scaled down) given with the ``--leader-election-*`` flags.
 """
 
 from __future__ import annotations
@@ -43,12 +53,14 @@ from tests.reliability.harness import (
 )
 
 LEASE_S, RENEW_DEADLINE_S, RETRY_S = 3.0, 2.0, 0.5
-LEASE_ENV = {"RELIABILITY_LEASE": f"{LEASE_S},{RENEW_DEADLINE_S},{RETRY_S}"}
+WORKERS = 4  # per controller: bounds the writes in flight when the process froze
+LEASE_FLAGS = ["--leader-election-lease-duration", f"{LEASE_S:g}", "--leader-election-renew-deadline",
+               f"{RENEW_DEADLINE_S:g}", "--leader-election-retry-period", f"{RETRY_S:g}", "--workers", str(WORKERS)]
+IN_FLIGHT_BOUND = 2 * WORKERS  # two controllers, one request in flight per worker at most
 TAKEOVER_BOUND_S = LEASE_S + 1.2 * RETRY_S + 3.0  # + slack for two processes on a loaded 2-core machine
 DEADLINE_S = 30.0
 NAME = "failover"
 FROZEN_SERVICES = 6
-OPERATOR_WORKERS = 2 * 4  # two controllers, --workers 4 each (the default)
 
 
 def holder(w: World) -> str | None:
@@ -57,10 +69,10 @@ def holder(w: World) -> str | None:
 
 
 async def leader_pair(operators: Operators, first: str, second: str) -> tuple[OperatorProcess, OperatorProcess]:
-    a = await operators.start(first, leader=True, env={**LEASE_ENV, "POD_NAME": first})
+    a = await operators.start(first, leader=True, extra=LEASE_FLAGS, env={"POD_NAME": first})
     await operators.world.until(lambda: holder(operators.world) == first, deadline_s=DEADLINE_S,
                                 what=f"{first} leading", explain=lambda: a.log()[-2000:])
-    b = await operators.start(second, leader=True, env={**LEASE_ENV, "POD_NAME": second})
+    b = await operators.start(second, leader=True, extra=LEASE_FLAGS, env={"POD_NAME": second})
     return a, b
 
 
@@ -182,9 +194,9 @@ async def test_a_stopped_leader_makes_no_write_after_losing_its_lease_and_exits_
         }
         report(record_testsuite_property, "leader stopped and continued", figures)
         # Task steps that were already scheduled when the process froze run first when it resumes, before any
-        # timer callback: each worker may send the one request it was about to send (reported: only a check on
-        # the write path can fence those). Nothing more may follow: no stream of writes from a stale leader.
-        assert len(late) <= OPERATOR_WORKERS, [(r.verb, r.resource, r.name, r.code) for r in late]
+        # timer callback; the write fence refuses every write they start. Only a request the HTTP library had
+        # taken before the pause may still go out (see the module docstring): at most one per worker.
+        assert len(late) <= IN_FLIGHT_BOUND, [(r.verb, r.resource, r.name, r.code) for r in late]
         assert code == 1 and lost_logged
         assert exit_s < DEADLINE_S
         # A leader renews at least every renew deadline until frozen; the follower waits a full lease after

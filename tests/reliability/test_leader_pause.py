@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -50,3 +51,33 @@ async def test_a_leader_paused_past_its_renew_deadline_cancels_workers_before_th
             await run
     await asyncio.wait((worker_task,))
     assert worker_task.cancelled() and writes == []
+
+
+class _PausingLeaseApi(FakeLeaseApi):
+    """Its ``pause_next_get`` read answers only after the process stood still past the renew deadline."""
+
+    pause_next_get = False
+
+    async def get(self, resource: Any, name: str, *, namespace: str | None = None) -> dict[str, Any]:
+        lease = await super().get(resource, name, namespace=namespace)
+        if self.pause_next_get:
+            self.pause_next_get = False
+            time.sleep(CONFIG.renew_deadline_s + 0.3)  # noqa: ASYNC251 - the pause, with the read out
+        return lease
+
+
+@pytest.mark.timeout(30)
+async def test_a_renewal_whose_read_spans_the_renew_deadline_writes_no_lease() -> None:
+    api = _PausingLeaseApi()
+    elector = LeaderElector(api, CONFIG, clock=SYSTEM_CLOCK)
+    leading = asyncio.Event()
+    elector.add_callbacks(on_started=leading.set)
+    run = asyncio.create_task(elector.run())
+    async with asyncio.timeout(5.0):
+        await leading.wait()
+    writes = len(api.writes)
+    api.pause_next_get = True
+    with pytest.raises(LeadershipLost):
+        async with asyncio.timeout(5.0):
+            await run
+    assert len(api.writes) == writes  # the renewal read before the pause is not followed by an update

@@ -2,8 +2,9 @@
 DEPLOYING and an app DEPLOY_FAILED, all at once, against one operator process with a single worker per
 controller. No worker blocks longer than the timeout (a healthy RayService's edit still reaches Ray within
 the timeout plus slack, which a worker stuck on the 10 s answer could not do); the Ready condition of each
-RayService whose dashboard fails names the dashboard; the stuck and the failed application show in the
-status with Ray's status and message (their conditions only say Initializing: reported); and everything
+RayService whose dashboard fails names the dashboard and the kind of failure (timeout, HTTP 500, invalid JSON);
+the stuck and the failed application show in the status with Ray's status and message, and the failed one's
+Ready condition (ServeDeployFailed) names it with Ray's message; and everything
 recovers once the faults are cleared: on its own, except the import error, which a user fixes (Ray does
 not retry it either).
 """
@@ -142,9 +143,10 @@ async def test_ray_timeouts_errors_and_stuck_apps_block_no_worker_show_in_condit
                               what="the healthy RayService running its edit")
             # ---- each fault shows in the conditions, with a reason and a message that name it
             expectations = {
-                SLOW: ("dashboard",),
-                ERRORS: ("dashboard",),
-                MALFORMED: ("dashboard",),
+                SLOW: ("dashboard", f"did not answer within {CLIENT_TIMEOUT_S:g} s"),
+                ERRORS: ("dashboard", "answered HTTP 500"),
+                MALFORMED: ("dashboard", "answered with invalid JSON"),
+                FAILED: ("ServeDeployFailed", "fruit_app is DEPLOY_FAILED", "ModuleNotFoundError"),
             }
             for name, words in expectations.items():
                 await w.until(functools.partial(any_condition_says, w, name, *words), deadline_s=DEADLINE_S,
@@ -166,9 +168,8 @@ async def test_ray_timeouts_errors_and_stuck_apps_block_no_worker_show_in_condit
             fake.stick(STUCK_PATH, stuck=False)
             fake.heal_deploy(FAILING_PATH)
             cleared = time.monotonic()
-            # Ray does not retry an import error on its own, and the operator looks at an application that is
-            # DEPLOY_FAILED only at its steady pace (72-108 s): the fix a user makes, a corrected import path,
-            # is what brings that one back (see the report on the steady pace of a failed pending cluster).
+            # Ray does not retry an import error on its own: the fix a user makes, a corrected import path, is
+            # what brings that one back.
             fixed = rayservice(FAILED)
             await w.user.patch(RAY_SERVICES, FAILED, {"spec": {"serveConfigV2": fixed["spec"]["serveConfigV2"]}},
                                namespace=NAMESPACE)

@@ -130,3 +130,43 @@ def test_links_between_the_docs_resolve(guide: Path) -> None:
         assert linked.exists(), f"{guide.name} links to {target}"
         if anchor:
             assert anchor in anchors(linked.read_text(encoding="utf-8")), f"{guide.name} links to {target}#{anchor}"
+
+
+# ---- operations: the Events table is what the controllers emit ---------------------------------------------------
+
+
+def _emitted_reasons() -> set[str]:
+    """Every ``reason`` passed to ``events.emit(obj, type, reason, message)`` under rayservice/controller, with
+    names resolved through the module's own string assignments (constants, and ``a if ... else b``)."""
+    import ast
+
+    def strings(node: ast.expr | None) -> set[str]:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return {node.value}
+        if isinstance(node, ast.IfExp):
+            return strings(node.body) | strings(node.orelse)
+        return set()
+
+    reasons: set[str] = set()
+    for path in sorted((ROOT / "rayservice" / "controller").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        values: dict[str, set[str]] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        values.setdefault(target.id, set()).update(strings(node.value))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "emit":
+                reason = node.args[2]
+                found = strings(reason) or (values.get(reason.id, set()) if isinstance(reason, ast.Name) else set())
+                assert found, f"{path.name}:{node.lineno}: cannot tell the event reason"
+                reasons |= found
+    return reasons
+
+
+def test_operations_lists_exactly_the_event_reasons_the_controllers_emit() -> None:
+    section = read("operations.md").split("These are all of them:", 1)[1].split("\n\n", 2)[1]
+    documented = set(re.findall(r"`([A-Z][A-Za-z]+)`", section))
+    assert documented == _emitted_reasons()

@@ -57,6 +57,8 @@ from rayservice.controller.rayservice.setup import (
 )
 from rayservice.controller.rayservice.status import (
     CONVERGING_REQUEUE_S,
+    FAILING_REQUEUE_S,
+    REASON_SERVE_DEPLOY_FAILED,
     STARTING_REQUEUE_S,
     STEADY_REQUEUE_S,
     ClusterReport,
@@ -80,7 +82,9 @@ __all__ = [
     "CONTROLLER_NAME",
     "CONVERGING_REQUEUE_S",
     "DEFAULT_DASHBOARD_TIMEOUT_S",
+    "FAILING_REQUEUE_S",
     "NO_RAYSERVICE_METRICS",
+    "REASON_SERVE_DEPLOY_FAILED",
     "REPLACEMENTS_ANNOTATION",
     "STARTING_REQUEUE_S",
     "STEADY_REQUEUE_S",

@@ -8,8 +8,10 @@ Guarantees:
    uid, not only by name), or, when the pod cache holds no pod of the cluster at all, of the head IP its
    status reports while its ``HeadPodReady`` condition is True; else ``None``.
 4. ``read_clusters`` makes one ``GET /api/serve/applications/`` per cluster with a ready head, each bounded by
-   ``deps.dashboard_timeout_s``; a failure is returned as a message (and counted in ``deps.memory``), never
-   raised. Application statuses keep their ``healthLastUpdateTime`` from the stored status of that cluster.
+   ``deps.dashboard_timeout_s``; a failure is returned (and counted in ``deps.memory``), never raised, as
+   ``dashboard_failure``'s short, stable account of its kind (the full error is logged): "did not answer
+   within 2 s", "refused the connection", "answered HTTP 500", "answered with invalid JSON", ...
+   Application statuses keep their ``healthLastUpdateTime`` from the stored status of that cluster.
 5. ``active_health``: the active cluster's Serve applications UNHEALTHY or DEPLOY_FAILED since the stored
    time; and the unreachable clock in ``deps.memory`` runs while its head is not ready, its dashboard does not
    answer or it has none of the desired applications, and stops once it has them.
@@ -20,6 +22,7 @@ The dashboard read is the only await; everything else is synchronous.
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -53,6 +56,7 @@ from rayservice.informers import OWNER_UID_INDEX
 from rayservice.ray import (
     DASHBOARD_PORT,
     DashboardError,
+    DashboardRejected,
     ServeAppStatus,
     compute_application_statuses,
     dashboard_url,
@@ -182,10 +186,26 @@ async def _read(service: RawObject, cluster: str, address: str, deps: Deps) -> S
         failures = deps.memory.failed(key, deps.clock.now())
         message = str(exc) or f"no answer within {deps.dashboard_timeout_s:g} s"
         _log.warning("dashboard_unavailable", cluster=cluster, address=address, failures=failures, error=message)
-        return ServeState(address, None, error=message)
+        return ServeState(address, None, error=dashboard_failure(exc, timeout_s=deps.dashboard_timeout_s))
     deps.memory.succeeded(key)
     previous = _stored_applications(service, cluster)
     return ServeState(address, answer, compute_application_statuses(answer, now=deps.clock.now(), previous=previous))
+
+
+def dashboard_failure(exc: BaseException, *, timeout_s: float) -> str:
+    """Guarantee 4: what went wrong, in words that complete "the Ray dashboard of RayCluster X ..."."""
+    if isinstance(exc, DashboardRejected):
+        return "answered with invalid JSON" if 200 <= exc.status < 300 else f"answered HTTP {exc.status}"
+    cause = exc if isinstance(exc, TimeoutError) else exc.__cause__
+    if isinstance(cause, TimeoutError):
+        return f"did not answer within {timeout_s:g} s"
+    if isinstance(cause, ConnectionRefusedError) or (
+        isinstance(cause, OSError) and (cause.errno == errno.ECONNREFUSED or "refused" in str(cause).lower())
+    ):
+        return "refused the connection"
+    if cause is not None:
+        return f"could not be read ({type(cause).__name__})"
+    return "could not be read"
 
 
 def _stored_applications(service: RawObject, cluster: str) -> Mapping[str, Any]:

@@ -58,7 +58,13 @@ from rayservice.controller.rayservice.desired import desired_cluster
 from rayservice.controller.rayservice.observe import Observed, ServeState, active_health, observe, read_clusters
 from rayservice.controller.rayservice.serve_diff import LastPut, apps_missing, desired_app_names, is_serving
 from rayservice.controller.rayservice.serve_labels import serve_label_changes
-from rayservice.controller.rayservice.status import ClusterReport, Pace, compute_status, requeue_after_s
+from rayservice.controller.rayservice.status import (
+    FAILED_APP_STATUSES,
+    ClusterReport,
+    Pace,
+    compute_status,
+    requeue_after_s,
+)
 from rayservice.controller.rayservice.submit import Submitted, submit_serve_config
 from rayservice.controller.rayservice.traffic import point_services, switch_traffic
 from rayservice.controller.rayservice.upgrade import ClusterPlan, cluster_facts, current_clusters, decide
@@ -253,7 +259,8 @@ def _report(name: str | None, observed: Observed, ray: Mapping[str, ServeState])
     state = ray.get(name)
     applications = as_status_field(state.statuses) if state is not None and state.answer is not None else None
     unreachable = state is not None and state.answer is None
-    return ClusterReport(name, status_of(cluster) if cluster is not None else None, applications, unreachable)
+    error = (state.error or "") if state is not None and unreachable else ""
+    return ClusterReport(name, status_of(cluster) if cluster is not None else None, applications, unreachable, error)
 
 
 def _requeue(
@@ -275,6 +282,9 @@ def _requeue(
         and (is_converging(state.statuses) or apps_missing(check.config, state.apps))
     ):
         pace = "converging"
+    elif state is not None and state.answer is not None and any(app.status in FAILED_APP_STATUSES
+                                                                for app in state.statuses.values()):
+        pace = "failing"  # Ray may recover on its own (a replica restarts): look again soon, not in 90 s
     failures = 0
     if target is not None and (submitted is Submitted.FAILED or (state is not None and state.answer is None)):
         failures = deps.memory.failures(ObjectKey(namespace_of(service), target))

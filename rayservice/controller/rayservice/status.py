@@ -11,7 +11,10 @@ Guarantees:
    keep what the status said of that cluster, whichever side it was on. A side without a cluster is absent.
 4. ``Ready``: True ``NonZeroServeEndpoints`` when an active cluster exists and the serve Service has ready
    endpoints; False ``ZeroServeEndpoints`` when it has none (or the active cluster is gone); False
-   ``Initializing`` until a cluster first became active. ``UpgradeInProgress``: True
+   ``Initializing`` until a cluster first became active, but False ``ServeDeployFailed`` while an app of the
+   cluster being prepared is DEPLOY_FAILED or UNHEALTHY, naming each such app, its status and Ray's message
+   (at most ``MAX_APP_MESSAGE`` characters each). A failed dashboard read is named in Ready's message with
+   its kind (``dashboard_error``: timeout, refused, HTTP status, invalid JSON). ``UpgradeInProgress``: True
    ``BothActivePendingClustersExist``; False ``NoPendingCluster`` (its message says when a cluster spec change
    is not applied because ``upgradeStrategy.type`` is None); False ``Initializing`` before the first cluster
    became active, Unknown ``NoActiveCluster`` after. ``serviceStatus`` is ``Running`` exactly when Ready is True.
@@ -21,7 +24,9 @@ Guarantees:
    Service's EndpointSlices in its namespace.
 7. ``requeue_after_s``: ``None`` for an invalid spec (an edit wakes the controller); ``STARTING_REQUEUE_S``
    while a head is not ready; ``CONVERGING_REQUEUE_S`` while Serve is converging or a pending cluster is not
-   serving yet; after dashboard failures, a backoff doubling from 1 s up to ``MAX_RAY_BACKOFF_S``; when steady,
+   serving yet; after dashboard failures, a backoff doubling from 1 s up to ``MAX_RAY_BACKOFF_S``; while an app
+   of the cluster served to is DEPLOY_FAILED or UNHEALTHY (``failing``), ``FAILING_REQUEUE_S`` +-20 % (10-15 s:
+   Ray's own recovery is seen promptly, never a hot loop); when steady,
    ``STEADY_REQUEUE_S`` +-20 % jitter (72-108 s: well under two dashboard reads per minute, and 1,000 steady
    RayServices cost about 11 passes a second, spread out); never later than ``wake_in_s``. Changes between
    two steady looks still wake the controller at once: Kubernetes objects by watch, so only Ray's own view
@@ -59,13 +64,17 @@ REASON_NONZERO_ENDPOINTS: Final = "NonZeroServeEndpoints"
 REASON_BOTH_CLUSTERS: Final = "BothActivePendingClustersExist"
 REASON_NO_PENDING: Final = "NoPendingCluster"
 REASON_NO_ACTIVE: Final = "NoActiveCluster"
+REASON_SERVE_DEPLOY_FAILED: Final = "ServeDeployFailed"
+FAILED_APP_STATUSES: Final = frozenset({"DEPLOY_FAILED", "UNHEALTHY"})
+MAX_APP_MESSAGE: Final = 500  # characters of Ray's message per application in Ready (tracebacks run long)
 STARTING_REQUEUE_S: Final = 2.0
 CONVERGING_REQUEUE_S: Final = 1.0
 STEADY_REQUEUE_S: Final = 90.0
+FAILING_REQUEUE_S: Final = 12.5
 MAX_RAY_BACKOFF_S: Final = 60.0
 _SERVICE_NAME_LABEL: Final = "kubernetes.io/service-name"
 
-Pace = Literal["starting", "converging", "steady"]
+Pace = Literal["starting", "converging", "failing", "steady"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +85,7 @@ class ClusterReport:
     cluster_status: Mapping[str, Any] | None = None
     applications: Mapping[str, Any] | None = None
     dashboard_unreachable: bool = False
+    dashboard_error: str = ""  # what went wrong, completing "the Ray dashboard ...": "did not answer within 2 s"
 
 
 def compute_status(
@@ -104,7 +114,7 @@ def compute_status(
                 status[key] = _cluster_status(report, previous)
         initializing = _still_initializing(previous)
         conditions = [
-            _ready(active, serve_endpoints, initializing),
+            _ready(active, pending, status.get("pendingServiceStatus"), serve_endpoints, initializing),
             _upgrade(active, pending, initializing, kept_outdated),
         ]
         status["conditions"] = _merge(previous, conditions, now, generation)
@@ -155,6 +165,8 @@ def requeue_after_s(
         delay = STARTING_REQUEUE_S
     elif pace == "converging":
         delay = CONVERGING_REQUEUE_S
+    elif pace == "failing":
+        delay = FAILING_REQUEUE_S * (0.8 + 0.4 * min(max(jitter, 0.0), 1.0))
     else:
         delay = STEADY_REQUEUE_S * (0.8 + 0.4 * min(max(jitter, 0.0), 1.0))
     if wake_in_s is not None:
@@ -187,19 +199,45 @@ def _still_initializing(previous: Mapping[str, Any]) -> bool:
     return upgrade is None or upgrade.get("reason") == REASON_INITIALIZING
 
 
-def _ready(active: ClusterReport | None, endpoints: int, initializing: bool) -> dict[str, Any]:
+def _ready(
+    active: ClusterReport | None,
+    pending: ClusterReport | None,
+    pending_status: Mapping[str, Any] | None,
+    endpoints: int,
+    initializing: bool,
+) -> dict[str, Any]:
     if active is None and initializing:
-        return _condition(CONDITION_READY, "False", REASON_INITIALIZING, "RayService is initializing")
+        return _initializing(pending, mapping(mapping(pending_status).get("applicationStatuses")))
     if active is None:
         return _condition(CONDITION_READY, "False", REASON_ZERO_ENDPOINTS, "No active Ray cluster")
     # Serving goes through the proxies, not the dashboard: a silent dashboard is reported, not counted against Ready.
-    silent = (f"; the Ray dashboard of RayCluster {active.name} is not answering, so Serve status is not current"
-              if active.dashboard_unreachable else "")
+    silent = f"; {_dashboard_problem(active)}, so Serve status is not current" if active.dashboard_unreachable else ""
     if endpoints > 0:
         message = f"Serving on RayCluster {active.name}{silent}"
         return _condition(CONDITION_READY, "True", REASON_NONZERO_ENDPOINTS, message)
     message = f"The serve Service has no ready endpoints on RayCluster {active.name}{silent}"
     return _condition(CONDITION_READY, "False", REASON_ZERO_ENDPOINTS, message)
+
+
+def _initializing(pending: ClusterReport | None, applications: Mapping[str, Any]) -> dict[str, Any]:
+    """Guarantee 4: ``Initializing``, or ``ServeDeployFailed`` naming the failing applications in Ray's words."""
+    failing = []
+    for name, app in sorted(applications.items()):
+        if isinstance(app, Mapping) and app.get("status") in FAILED_APP_STATUSES:
+            said = " ".join(str(app.get("message") or "").split())
+            said = said if len(said) <= MAX_APP_MESSAGE else said[: MAX_APP_MESSAGE - 3] + "..."
+            failing.append(f"application {name} is {app['status']}" + (f": {said}" if said else ""))
+    if pending is not None and failing:
+        message = f"RayService is initializing, but on RayCluster {pending.name} " + "; ".join(failing)
+        return _condition(CONDITION_READY, "False", REASON_SERVE_DEPLOY_FAILED, message)
+    message = "RayService is initializing"
+    if pending is not None and pending.dashboard_unreachable:
+        message += f"; {_dashboard_problem(pending)}"
+    return _condition(CONDITION_READY, "False", REASON_INITIALIZING, message)
+
+
+def _dashboard_problem(report: ClusterReport) -> str:
+    return f"the Ray dashboard of RayCluster {report.name} {report.dashboard_error or 'is not answering'}"
 
 
 def _upgrade(

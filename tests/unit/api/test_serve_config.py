@@ -433,3 +433,33 @@ class TestDesiredServeConfig:
     )
     def test_a_serve_form_of_the_wrong_type_is_a_problem(self, spec: dict[str, Any], field: str) -> None:
         assert fields(desired_serve_config(spec).problems) == [field]
+
+
+class TestYamlParser:
+    """serveConfigV2 is parsed by libyaml when PyYAML has it, with the pure-Python parser's values and errors."""
+
+    SAMPLE = "a: 2025-01-01\nb: yes\nc: 0x10\nd: 1e3\ne: ~\nf: &x [1, 2]\ng: *x\nh: '012'\ni: 1_000\n"
+
+    def test_libyaml_parses_when_available_and_gives_the_same_values_as_the_python_parser(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from rayservice.api import serve
+
+        used: list[type] = []
+        real_load = yaml.load
+
+        def spy(text: str, Loader: type) -> Any:
+            used.append(Loader)
+            return real_load(text, Loader=Loader)
+
+        monkeypatch.setattr(yaml, "load", spy)
+        fast, problem = serve.load_yaml(self.SAMPLE, "serveConfigV2")
+        assert problem is None
+        if yaml.__with_libyaml__:
+            assert used == [serve._FastLoader] and issubclass(serve._FastLoader, yaml.CSafeLoader)
+        assert fast == real_load(self.SAMPLE, Loader=serve._Loader)
+        assert fast["a"] == "2025-01-01" and fast["b"] is True and fast["c"] == 16 and fast["g"] == [1, 2]
+        used.clear()
+        _, problem = serve.load_yaml("a: b: c\n", "serveConfigV2")
+        assert str(problem) == "serveConfigV2: line 1, column 5: mapping values are not allowed here"
+        assert used[-1] is serve._Loader  # the error in the pure-Python parser's words

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rayservice.cli import build_parser
+from rayservice.cli import build_parser, main
 
 FLAGS = [
     "--kubeconfig",
@@ -13,6 +13,9 @@ FLAGS = [
     "--leader-elect",
     "--leader-election-namespace",
     "--leader-election-id",
+    "--leader-election-lease-duration",
+    "--leader-election-renew-deadline",
+    "--leader-election-retry-period",
     "--workers",
     "--log-format",
     "--log-level",
@@ -25,6 +28,38 @@ def test_defaults_match_the_documented_ones() -> None:
     assert args.metrics_addr == ("", 8080)
     assert args.leader_elect is False and args.leader_election_id == "rayservice-operator"
     assert (args.workers, args.log_format, args.log_level) == (16, "json", "info")
+    timings = (args.leader_election_lease_duration, args.leader_election_renew_deadline,
+               args.leader_election_retry_period)
+    assert timings == (15.0, 10.0, 2.0)
+
+
+def test_lease_timings_are_read_in_seconds() -> None:
+    args = build_parser().parse_args(["run", "--leader-election-lease-duration", "3",
+                                      "--leader-election-renew-deadline", "2", "--leader-election-retry-period", "0.5"])
+    timings = (args.leader_election_lease_duration, args.leader_election_renew_deadline,
+               args.leader_election_retry_period)
+    assert timings == (3.0, 2.0, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--leader-election-renew-deadline", "15"], "--leader-election-renew-deadline (15 s) must be shorter than "
+                                                     "--leader-election-lease-duration (15 s)"),
+        (["--leader-election-lease-duration", "5", "--leader-election-renew-deadline", "6"], "must be shorter than"),
+        (["--leader-election-retry-period", "10"], "--leader-election-retry-period (10 s) must be shorter than "
+                                                   "--leader-election-renew-deadline (10 s) divided by 1.2"),
+        (["--leader-election-renew-deadline", "2", "--leader-election-retry-period", "2"], "retry-period"),
+    ],
+)
+def test_lease_timings_that_cannot_work_together_exit_2_naming_the_flags(
+    flags: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--leader-elect", *flags])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and named in err and "--help" in err
 
 
 def test_namespaces_may_be_repeated_or_comma_separated() -> None:
@@ -42,6 +77,8 @@ def test_metrics_addr_takes_an_optional_host_and_a_port(flag: str, parsed: tuple
     [
         ["run", "--metrics-addr", "8080"],
         ["run", "--workers", "0"],
+        ["run", "--leader-election-lease-duration", "0"],
+        ["run", "--leader-election-retry-period", "soon"],
         ["run", "--log-format", "xml"],
         ["run", "--log-level", "loud"],
         ["run", "--namespace", ","],

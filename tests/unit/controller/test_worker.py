@@ -14,7 +14,14 @@ from structlog.testing import capture_logs
 
 from rayservice.api import ObjectKey
 from rayservice.controller import DONE, Result, TerminalError, reconcile_key, run_worker
-from rayservice.kube import Conflict, ServerError
+from rayservice.kube import (
+    AlreadyExists,
+    Conflict,
+    KubeTransportError,
+    NotLeader,
+    ServerError,
+    TooManyRequests,
+)
 from rayservice.queue import ItemExponential, RateLimitingQueue
 from rayservice.testing import FakeClock, settle
 
@@ -102,13 +109,46 @@ class TestOutcomes:
         assert logs[0]["event"] == "reconcile_conflict"
 
     async def test_any_other_exception_requeues_rate_limited_and_logs_an_error_with_the_traceback(self) -> None:
-        queue, logs = await run_one(raising(ServerError(500, "InternalError", "etcd is down")))
+        queue, logs = await run_one(raising(KeyError("spec")))
         assert queue.calls == [("add_rate_limited", KEY), ("done", KEY)]
         (error,) = logs
         assert error["log_level"] == "error"
         assert error["event"] == "reconcile_failed"
         assert error["exc_info"] is True
-        assert "etcd is down" in str(error["error"])
+        assert "spec" in str(error["error"])
+
+    @pytest.mark.parametrize(
+        "error",
+        [
+            ServerError(500, "InternalError", "etcd is down"),
+            TooManyRequests(429, "TooManyRequests", "slow down", retry_after_s=1.0),
+            KubeTransportError("TimeoutError: no answer within 30 s"),
+            TimeoutError("no answer within 30 s"),
+        ],
+        ids=["500", "429", "transport", "timeout"],
+    )
+    async def test_a_transient_api_error_requeues_rate_limited_with_one_warning_and_no_traceback(
+        self, error: Exception
+    ) -> None:
+        queue, logs = await run_one(raising(error))
+        assert queue.calls == [("add_rate_limited", KEY), ("done", KEY)]
+        (warning,) = logs
+        assert (warning["log_level"], warning["event"]) == ("warning", "reconcile_failed_transiently")
+        assert "exc_info" not in warning
+        assert str(error) in warning["error"] and warning["key"] == str(KEY)
+        assert warning["error_type"] == type(error).__name__
+
+    @pytest.mark.parametrize(
+        "error",
+        [AlreadyExists(409, "AlreadyExists", "pods exists"), NotLeader("create pods: not sent, not the leader")],
+        ids=["already-exists", "not-leader"],
+    )
+    async def test_a_409_or_a_write_fenced_off_after_a_lost_lease_requeues_quietly_at_debug(
+        self, error: Exception
+    ) -> None:
+        queue, logs = await run_one(raising(error))
+        assert queue.calls == [("add_rate_limited", KEY), ("done", KEY)]
+        assert [log["log_level"] for log in logs] == ["debug"]
 
     async def test_a_terminal_error_forgets_the_key_and_is_not_retried(self) -> None:
         queue, logs = await run_one(raising(TerminalError("spec.rayClusterConfig is missing")))

@@ -22,8 +22,10 @@ from rayservice.kube import (
     Gone,
     KubeClient,
     KubeConfigError,
+    KubeError,
     KubeTransportError,
     NotFound,
+    NotLeader,
     PatchType,
     TooManyRequests,
     translate_errors,
@@ -262,3 +264,50 @@ def test_the_environment_proxy_is_read_once_when_the_client_is_built_and_never_p
     named = k8s.Configuration(host="https://10.96.0.1:443")
     named.proxy = "http://from-kubeconfig:1"
     assert _environment_read_once(named).proxy == "http://from-kubeconfig:1"
+
+
+class _GatedApiClient(FakeApiClient):
+    """Closes the gate while serializing: the last await before sending, where a lost lease can slip in."""
+
+    def __init__(self, gate: list[bool]) -> None:
+        super().__init__()
+        self.gate = gate
+
+    async def param_serialize(self, **kwargs: Any) -> Any:
+        serialized = await super().param_serialize(**kwargs)
+        if kwargs["method"] != "GET":
+            self.gate[0] = False
+        return serialized
+
+
+async def test_the_write_gate_is_asked_last_before_each_write_and_a_closed_gate_sends_nothing() -> None:
+    gate = [True]
+    api = _GatedApiClient(gate)
+    calls: list[tuple[str, str, int]] = []
+    client = KubeClient(api, clock=FakeClock(), on_request=lambda *call: calls.append(call), write_gate=lambda: gate[0])
+    body = {"metadata": {"name": "p", "namespace": "ns"}}
+    writes = [
+        lambda: client.create(PODS, body),
+        lambda: client.replace(PODS, "p", body, namespace="ns"),
+        lambda: client.replace_status(RAY_SERVICES, "s", body, namespace="ns"),
+        lambda: client.patch(PODS, "p", {"metadata": {}}, namespace="ns"),
+        lambda: client.patch_status(RAY_SERVICES, "s", {"status": {}}, namespace="ns"),
+        lambda: client.delete(PODS, "p", namespace="ns"),
+    ]
+    for write in writes:
+        gate[0] = True  # open when the write starts, closed by the time it would be sent
+        with pytest.raises(NotLeader) as caught:
+            await write()
+        assert isinstance(caught.value, KubeError)
+    assert api.sent == [] and calls == []
+    gate[0] = False
+    await client.get(PODS, "p", namespace="ns")  # reads are never gated
+    await client.list(PODS, namespace="ns")
+    assert [sent["method"] for sent in api.sent] == ["GET", "GET"]
+
+
+async def test_an_open_write_gate_lets_writes_through(api: FakeApiClient) -> None:
+    client = KubeClient(api, clock=FakeClock(), write_gate=lambda: True)
+    await client.create(PODS, {"metadata": {"name": "p", "namespace": "ns"}})
+    await client.delete(PODS, "p", namespace="ns")
+    assert [sent["method"] for sent in api.sent] == ["POST", "DELETE"]

@@ -11,6 +11,7 @@ from rayservice.api import format_kube_time
 from rayservice.api.serve import Problem
 from rayservice.controller.rayservice import (
     CONVERGING_REQUEUE_S,
+    FAILING_REQUEUE_S,
     STARTING_REQUEUE_S,
     STEADY_REQUEUE_S,
     ClusterReport,
@@ -184,5 +185,60 @@ def test_a_silent_dashboard_is_named_in_ready_without_taking_ready_away() -> Non
     status = compute_status(rayservice(), now=NOW, active=report, serve_endpoints=2)
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "True" and "dashboard of RayCluster a is not answering" in ready["message"]
+    report = ClusterReport("a", CLUSTER_STATUS, None, dashboard_unreachable=True, dashboard_error="answered HTTP 500")
+    status = compute_status(rayservice(), now=NOW, active=report, serve_endpoints=2)
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["message"] == (
+        "Serving on RayCluster a; the Ray dashboard of RayCluster a answered HTTP 500, so Serve status is not current"
+    )
     healthy = compute_status(rayservice(), now=NOW, active=ClusterReport("a", CLUSTER_STATUS, None), serve_endpoints=2)
     assert "dashboard" not in next(c for c in healthy["conditions"] if c["type"] == "Ready")["message"]
+
+
+FAILED_APP = {
+    "status": "DEPLOY_FAILED",
+    "message": "Deploying app 'fruit_app' failed:\n  ModuleNotFoundError: No module named 'broken'",
+    "healthLastUpdateTime": "2026-01-01T11:00:00Z",
+}
+
+
+def test_while_initializing_ready_names_each_failed_application_and_rays_message() -> None:
+    apps = {"fruit_app": FAILED_APP, "math_app": {**APPS["fruit_app"], "status": "UNHEALTHY", "message": ""},
+            "ok_app": APPS["fruit_app"]}
+    status = compute_status(rayservice(), now=NOW, pending=ClusterReport("p", CLUSTER_STATUS, apps))
+    ready = condition(status, "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "ServeDeployFailed")
+    assert ready["message"] == (
+        "RayService is initializing, but on RayCluster p application fruit_app is DEPLOY_FAILED: Deploying app "
+        "'fruit_app' failed: ModuleNotFoundError: No module named 'broken'; application math_app is UNHEALTHY"
+    )
+    assert status["serviceStatus"] == ""
+    upgrade = condition(status, "UpgradeInProgress")
+    assert upgrade["reason"] == "Initializing"  # still initializing: the first cluster never became active
+    again = compute_status(rayservice(status=status), now=LATER, pending=ClusterReport("p", CLUSTER_STATUS, None))
+    assert condition(again, "Ready") == ready  # unobserved this pass: what the status said still holds
+
+
+def test_while_initializing_a_long_ray_message_is_clipped_and_a_deploying_app_is_just_initializing() -> None:
+    long = {**FAILED_APP, "message": "x" * 5000}
+    status = compute_status(rayservice(), now=NOW, pending=ClusterReport("p", CLUSTER_STATUS, {"a": long}))
+    assert len(condition(status, "Ready")["message"]) < 700
+    deploying = {"a": {**FAILED_APP, "status": "DEPLOYING", "message": ""}}
+    status = compute_status(rayservice(), now=NOW, pending=ClusterReport("p", CLUSTER_STATUS, deploying))
+    ready = condition(status, "Ready")
+    assert (ready["reason"], ready["message"]) == ("Initializing", "RayService is initializing")
+
+
+def test_while_initializing_a_failed_dashboard_read_is_named_with_its_kind() -> None:
+    pending = ClusterReport("p", CLUSTER_STATUS, None, dashboard_unreachable=True,
+                            dashboard_error="did not answer within 2 s")
+    ready = condition(compute_status(rayservice(), now=NOW, pending=pending), "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "Initializing")
+    assert ready["message"] == "RayService is initializing; the Ray dashboard of RayCluster p did not answer within 2 s"
+
+
+def test_a_failing_application_is_looked_at_again_within_10_to_15_s_not_at_the_steady_pace() -> None:
+    delays = [requeue_after_s(valid=True, pace="failing", jitter=j / 10) for j in range(10)]
+    assert 10.0 <= min(delays) and max(delays) < 15.0 and len(set(delays)) > 1
+    assert FAILING_REQUEUE_S * 0.8 >= 10.0
+    assert requeue_after_s(valid=True, pace="failing", ray_failures=3) == 4.0  # a silent dashboard backs off
