@@ -234,8 +234,8 @@ def test_zero_downtime_upgrade_switches_to_a_new_cluster_without_failed_requests
     assert abs(window.rate_per_s - 40) < 4, f"the load was not steady: {window.rate_per_s:.1f}/s"
     assert m["pending_in_status"] < m["pending_serving"] <= m["switched"] + 0.2
     assert switch_after_serving <= 5.0, f"traffic switched {switch_after_serving:.2f} s after the cluster served"
-    # the deadline is stored with whole seconds, and both times are seen through 100 ms polls
-    assert m["old_cluster_deleted"] - m["switched"] >= DELAY_S - 1.5
+    # the deadline (rounded up to whole seconds) is stamped after the switch; both times are seen through 100 ms polls
+    assert m["old_cluster_deleted"] - m["switched"] >= DELAY_S - 0.3
     assert ob.clusters(stack, NAME) == [tl.pending]
     assert ob.selected_cluster(stack, HEAD_SVC) == tl.pending
     assert ob.answer(ip, MANGO) == "8"

@@ -122,9 +122,13 @@ def recorded_clusters(service: RawObject) -> tuple[str | None, str | None]:
 
 
 def deletion_deadline(service: RawObject, now: datetime) -> datetime:
-    """When a cluster traffic moves away from now may be deleted."""
+    """When a cluster traffic moves away from now may be deleted: rounded up to a whole second, because the
+    annotation stores whole seconds and a deadline cut down would delete the cluster before its delay."""
     delay = whole_number(spec_of(service).get("rayClusterDeletionDelaySeconds"), DEFAULT_DELETION_DELAY_S)
-    return now + timedelta(seconds=delay)
+    deadline = now + timedelta(seconds=delay)
+    if deadline.microsecond:
+        deadline = deadline.replace(microsecond=0) + timedelta(seconds=1)
+    return deadline
 
 
 def current_clusters(

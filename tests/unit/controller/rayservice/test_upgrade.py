@@ -330,3 +330,19 @@ def test_never_more_than_two_clusters_besides_those_waiting_for_a_deadline(
     assert len(remaining) <= 2
     assert remaining <= {plan.active, plan.pending}
     assert plan.create is None or not plan.drop or plan.create.name not in plan.drop
+
+
+def test_the_deletion_deadline_is_never_earlier_than_the_delay_once_stored_in_whole_seconds() -> None:
+    from datetime import UTC, datetime
+
+    from rayservice.api import format_kube_time
+    from rayservice.controller.rayservice.upgrade import deletion_deadline, parse_time
+
+    service = {"spec": {"rayClusterDeletionDelaySeconds": 10}}
+    now = datetime(2026, 11, 26, 5, 0, 0, 600_000, tzinfo=UTC)
+    stored = parse_time(format_kube_time(deletion_deadline(service, now)))
+    assert stored is not None
+    assert stored - now >= timedelta(seconds=10)
+    assert stored - now < timedelta(seconds=11)
+    exact = now.replace(microsecond=0)
+    assert deletion_deadline(service, exact) == exact + timedelta(seconds=10)
