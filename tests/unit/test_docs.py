@@ -57,10 +57,10 @@ def test_getting_started_uses_only_commands_that_exist_here() -> None:
 
 def test_every_make_target_in_the_docs_exists() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    targets = set(re.findall(r"^([a-z][a-z-]*):", makefile, re.MULTILINE))
+    targets = set(re.findall(r"^([a-z][a-z0-9-]*):", makefile, re.MULTILINE))
     for guide in GUIDES:
         text = guide.read_text(encoding="utf-8")
-        for quoted, typed in re.findall(r"`make ([a-z][a-z-]*)|^make ([a-z][a-z-]*)", text, re.MULTILINE):
+        for quoted, typed in re.findall(r"`make ([a-z][a-z0-9-]*)|^make ([a-z][a-z0-9-]*)", text, re.MULTILINE):
             assert (quoted or typed) in targets, f"{guide.name}: make {quoted or typed}"
 
 
