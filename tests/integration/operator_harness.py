@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from rayservice.controller import (
 from rayservice.informers import ListerWatcher
 from rayservice.kube import CONFIG_MAPS, KubeClient, KubeError, ObjectList, Resource
 from rayservice.metrics import OperatorMetrics
+from tests.signal import Signal as Signal
 
 DEADLINE_S = 10.0
 NAMESPACE = "default"
@@ -40,27 +41,6 @@ CONTROLLER = "configmap-stamp"
 WRITES = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 # Short enough for tests, in the same proportions as the defaults (15 s / 10 s / 2 s).
 LEASE_DURATION_S, RENEW_DEADLINE_S, RETRY_PERIOD_S = 2.0, 1.2, 0.25
-
-
-class Signal:
-    """Wakes waiters whenever something happened; they re-check their condition, within a deadline.
-
-    ``poll_s`` also re-checks every so often, for conditions nothing announces (readiness of a manager).
-    """
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def notify(self) -> None:
-        self._event.set()
-
-    async def until(self, predicate: Callable[[], bool], *, poll_s: float | None = None) -> None:
-        async with asyncio.timeout(DEADLINE_S):
-            while not predicate():
-                self._event.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(poll_s):
-                        await self._event.wait()
 
 
 class ObservedSource:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +29,7 @@ from rayservice.controller.raycluster.setup import raycluster_controller
 from rayservice.informers import EventHandlers
 from rayservice.kube import KubeClient, Resource
 from rayservice.metrics import OperatorMetrics
+from tests.signal import Signal as Signal
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_DIR = ROOT / "manifests" / "crd"
@@ -61,27 +61,6 @@ async def install_crds(kube: KubeClient) -> None:
         for doc in yaml.safe_load_all(path.read_text()):
             if doc:
                 await kube.create(CRDS, doc)
-
-
-class Signal:
-    """Wakes waiters whenever something happened; they re-check their condition, within a deadline."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def notify(self, *_: object) -> None:
-        self._event.set()
-
-    async def until(
-        self, predicate: Callable[[], bool], *, deadline_s: float = DEADLINE_S, poll_s: float | None = None
-    ) -> None:
-        """Return once ``predicate()`` holds; ``poll_s`` also re-checks for conditions nothing announces."""
-        async with asyncio.timeout(deadline_s):
-            while not predicate():
-                self._event.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(poll_s):
-                        await self._event.wait()
 
 
 class CountingMetrics(OperatorMetrics):

@@ -40,6 +40,7 @@ from tests.integration.raycluster_harness import install_crds as install_crds
 from tests.integration.raycluster_harness import new_client as new_client
 from tests.integration.raycluster_harness import stored as stored
 from tests.integration.raycluster_harness import writes_by as writes_by
+from tests.signal import Signal as Signal
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "manifests" / "samples" / "ray.io_v1_rayservice.yaml"
@@ -61,30 +62,6 @@ def sample_rayservice(**spec: Any) -> dict[str, Any]:
     body["metadata"]["namespace"] = NAMESPACE
     body["spec"].update(spec)
     return body
-
-
-class Signal:
-    """Wakes waiters whenever something happened; they re-check their condition, within a deadline."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def notify(self, *_: object) -> None:
-        self._event.set()
-
-    async def until(
-        self, predicate: Callable[[], bool], *, deadline_s: float = DEADLINE_S, poll_s: float | None = None
-    ) -> None:
-        """Return once ``predicate()`` holds; ``poll_s`` also re-checks for conditions nothing announces."""
-        try:
-            async with asyncio.timeout(deadline_s):
-                while not predicate():
-                    self._event.clear()
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(poll_s):
-                            await self._event.wait()
-        except TimeoutError:
-            raise AssertionError(f"condition not reached within {deadline_s} s") from None
 
 
 class ServiceMetrics(OperatorMetrics):
@@ -152,7 +129,7 @@ class Operator:
         *,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self.signal = Signal()
+        self.signal = Signal(DEADLINE_S)
         self.metrics = ServiceMetrics(CollectorRegistry(), self.signal)
         self.manager = Manager(shutdown_timeout_s=DEADLINE_S)
         self.caches = caches = build_caches(kube, [NAMESPACE])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from kubernetes.aio.client.exceptions import ApiException
 
 from e2e.localcluster.apiserver import LocalApiServer
 from rayservice.api import RayCluster, RayClusterStatus, RayService, RayServiceStatus
+from tests.kubectl import Kubectl
 
 pytestmark = pytest.mark.kubectl
 
@@ -25,30 +25,6 @@ V1_SERVICE = SAMPLES / "ray.io_v1_rayservice.yaml"
 ALPHA_SERVICE = SAMPLES / "ray.io_v1alpha1_rayservice.yaml"
 V1_CLUSTER = SAMPLES / "ray.io_v1_raycluster.yaml"
 MERGE = "application/merge-patch+json"
-
-
-class Kubectl:
-    def __init__(self, binary: str, kubeconfig: Path, cache_dir: Path) -> None:
-        self.prefix = [binary, "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache_dir)]
-
-    async def run(self, *args: str, stdin: str | None = None, ok: bool = True) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            *self.prefix,
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin else None), timeout=60)
-        code = proc.returncode or 0
-        if ok:
-            assert code == 0, f"kubectl {' '.join(args)} failed ({code}): {err.decode()}"
-        return code, out.decode(), err.decode()
-
-    async def get_json(self, *args: str) -> dict[str, Any]:
-        _, out, _ = await self.run("get", *args, "-o", "json")
-        obj: dict[str, Any] = json.loads(out)
-        return obj
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,26 +14,11 @@ from e2e.localcluster.apiserver import FaultRule, LocalApiServer
 from rayservice.api import ObjectKey
 from rayservice.informers import EventHandlers, Informer, ListerWatcher, enqueue_by_label
 from rayservice.kube import CONFIG_MAPS, KubeClient, ObjectList, Resource
+from tests.signal import Signal
 
 SECRETS = Resource("", "v1", "secrets", kind="Secret")
 DEADLINE_S = 10.0
 SUITE = "suite=informers"  # the server adds its own ConfigMaps (kube-root-ca.crt): follow only ours
-
-
-class Signal:
-    """Wakes waiters whenever something happened; they re-check their condition, within a deadline."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def notify(self) -> None:
-        self._event.set()
-
-    async def until(self, predicate: Callable[[], bool], timeout_s: float = DEADLINE_S) -> None:
-        async with asyncio.timeout(timeout_s):
-            while not predicate():
-                self._event.clear()
-                await self._event.wait()
 
 
 class ObservedClient:

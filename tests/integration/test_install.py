@@ -5,15 +5,13 @@ Each step is what a user types; kubectl runs as an asyncio subprocess because th
 
 from __future__ import annotations
 
-import asyncio
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from e2e.localcluster.apiserver import LocalApiServer
+from tests.kubectl import Kubectl
 
 pytestmark = pytest.mark.kubectl
 
@@ -23,30 +21,6 @@ SAMPLES = sorted((ROOT / "manifests" / "samples").glob("*.yaml"))
 SAMPLE_OBJECTS = {path.stem: yaml.safe_load(path.read_text(encoding="utf-8")) for path in SAMPLES}
 NAMESPACE = "ray-system"
 CRDS = ("rayclusters.ray.io", "rayservices.ray.io")
-
-
-class Kubectl:
-    def __init__(self, binary: str, kubeconfig: Path, cache_dir: Path) -> None:
-        self.prefix = [binary, "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache_dir)]
-
-    async def run(self, *args: str, stdin: str | None = None, ok: bool = True) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            *self.prefix,
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin else None), timeout=60)
-        code = proc.returncode or 0
-        if ok:
-            assert code == 0, f"kubectl {' '.join(args)} failed ({code}): {err.decode()}"
-        return code, out.decode(), err.decode()
-
-    async def get_json(self, *args: str) -> dict[str, Any]:
-        _, out, _ = await self.run("get", *args, "-o", "json")
-        obj: dict[str, Any] = json.loads(out)
-        return obj
 
 
 @pytest.fixture

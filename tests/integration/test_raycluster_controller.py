@@ -23,7 +23,6 @@ from tests.integration.raycluster_harness import (
     SERVICES_GR,
     RayClusterOperator,
     events_of,
-    install_crds,
     is_converged,
     new_client,
     pod_names,
@@ -36,27 +35,6 @@ from tests.integration.raycluster_harness import (
 
 BURST = 200
 BURST_DEADLINE_S = 120.0
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[LocalApiServer]:
-    api = LocalApiServer(port=0, simulate_node=True, bookmark_interval_s=0.5)
-    await api.start()
-    try:
-        yield api
-    finally:
-        await api.stop()
-
-
-@pytest.fixture
-async def user(server: LocalApiServer, tmp_path: Path) -> AsyncIterator[KubeClient]:
-    """The tests' own client (user agent ``tests``), after it installed the CRDs."""
-    kube = await new_client(server.write_kubeconfig(tmp_path / "kubeconfig"), "tests")
-    try:
-        await install_crds(kube)
-        yield kube
-    finally:
-        await kube.close()
 
 
 @pytest.fixture

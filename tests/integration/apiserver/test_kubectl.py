@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -10,32 +9,11 @@ import pytest
 import yaml
 
 from e2e.localcluster.apiserver import LocalApiServer
+from tests.kubectl import Kubectl
 
 from .conftest import WIDGET_CRD
 
 pytestmark = pytest.mark.kubectl
-
-
-class Kubectl:
-    def __init__(self, binary: str, kubeconfig: Path) -> None:
-        self.binary = binary
-        self.kubeconfig = kubeconfig
-
-    async def run(self, *args: str, stdin: str | None = None, ok: bool = True) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            self.binary,
-            "--kubeconfig",
-            str(self.kubeconfig),
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin else None), timeout=60)
-        code = proc.returncode or 0
-        if ok:
-            assert code == 0, f"kubectl {' '.join(args)} failed ({code}): {err.decode()}"
-        return code, out.decode(), err.decode()
 
 
 @pytest.fixture

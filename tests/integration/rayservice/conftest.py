@@ -14,17 +14,7 @@ from e2e.fakeray import FakeRayDashboard
 from e2e.localcluster.apiserver import LocalApiServer
 from rayservice.clock import SYSTEM_CLOCK, Clock
 from rayservice.kube import KubeClient
-from tests.integration.rayservice_harness import OPERATOR, Operator, install_crds, new_client
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[LocalApiServer]:
-    api = LocalApiServer(port=0, simulate_node=True, bookmark_interval_s=0.5)
-    await api.start()
-    try:
-        yield api
-    finally:
-        await api.stop()
+from tests.integration.rayservice_harness import OPERATOR, Operator, new_client
 
 
 @pytest.fixture
@@ -36,16 +26,6 @@ async def dashboard() -> AsyncIterator[FakeRayDashboard]:
         yield fake
     finally:
         await fake.stop()
-
-
-@pytest.fixture
-async def user(server: LocalApiServer, tmp_path: Path) -> AsyncIterator[KubeClient]:
-    kube = await new_client(server.write_kubeconfig(tmp_path / "kubeconfig"), "tests")
-    try:
-        await install_crds(kube)
-        yield kube
-    finally:
-        await kube.close()
 
 
 class Operators:

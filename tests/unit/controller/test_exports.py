@@ -7,23 +7,14 @@ import inspect
 
 import pytest
 
+from tests.unit.surfaces import assert_all_sorted_and_importable
+
 PACKAGES = ["rayservice.controller"]
-
-
-def _ruf022_key(name: str) -> tuple[int, str]:
-    if name.isupper():
-        return (0, name)
-    return (1 if name[0].isupper() else 2, name)
 
 
 @pytest.mark.parametrize("package", PACKAGES)
 def test_all_is_sorted_and_every_name_in_it_exists(package: str) -> None:
-    module = importlib.import_module(package)
-    exported = list(module.__all__)
-    assert exported == sorted(exported, key=_ruf022_key)
-    assert len(set(exported)) == len(exported)
-    for name in exported:
-        assert hasattr(module, name), name
+    assert_all_sorted_and_importable(package)
 
 
 @pytest.mark.parametrize("package", PACKAGES)

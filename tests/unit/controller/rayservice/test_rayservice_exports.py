@@ -9,26 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.surfaces import assert_all_sorted_and_importable, assert_pure
+
 PACKAGE = "rayservice.controller.rayservice"
 PURE_MODULES = ["_raw", "desired", "health", "patches", "serve_diff", "serve_labels", "status", "upgrade", "validate"]
 PUBLIC_MODULES = [*PURE_MODULES[1:], "deps", "memory", "setup"]
-IO_MODULES = {"asyncio", "aiohttp", "kubernetes", "socket", "subprocess", "time"}
 MAX_LINES = 300
 
 
-def _ruff_order(name: str) -> tuple[int, str]:
-    if name.isupper():
-        return (0, name)
-    return (1 if name[0].isupper() else 2, name)
-
-
 def test_all_is_sorted_and_every_name_in_it_exists() -> None:
-    module = importlib.import_module(PACKAGE)
-    exported = list(module.__all__)
-    assert exported == sorted(exported, key=_ruff_order)
-    assert len(set(exported)) == len(exported)
-    for name in exported:
-        assert hasattr(module, name), name
+    assert_all_sorted_and_importable(PACKAGE)
 
 
 def test_every_public_function_and_class_of_the_decision_modules_is_exported() -> None:
@@ -48,15 +38,7 @@ def test_every_public_function_and_class_of_the_decision_modules_is_exported() -
 
 @pytest.mark.parametrize("module_name", PURE_MODULES)
 def test_decision_modules_import_nothing_that_does_io_and_define_no_coroutines(module_name: str) -> None:
-    source = Path(inspect.getfile(importlib.import_module(f"{PACKAGE}.{module_name}"))).read_text()
-    imported = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
-        assert not isinstance(node, ast.AsyncFunctionDef), node.name
-    assert not imported & IO_MODULES
+    assert_pure(f"{PACKAGE}.{module_name}")
 
 
 def test_every_module_states_numbered_guarantees_and_stays_small() -> None:
