@@ -33,7 +33,7 @@ from rayservice.controller import (
 from rayservice.informers import ListerWatcher
 from rayservice.kube import CONFIG_MAPS, KubeClient, KubeError, ObjectList, Resource
 from rayservice.metrics import OperatorMetrics
-from tests.signal import Signal as Signal
+from tests.wakeup import Signal as Signal
 
 DEADLINE_S = 10.0
 NAMESPACE = "default"

@@ -29,7 +29,7 @@ from rayservice.controller.raycluster.setup import raycluster_controller
 from rayservice.informers import EventHandlers
 from rayservice.kube import KubeClient, Resource
 from rayservice.metrics import OperatorMetrics
-from tests.signal import Signal as Signal
+from tests.wakeup import Signal as Signal
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_DIR = ROOT / "manifests" / "crd"

@@ -40,7 +40,7 @@ from tests.integration.raycluster_harness import install_crds as install_crds
 from tests.integration.raycluster_harness import new_client as new_client
 from tests.integration.raycluster_harness import stored as stored
 from tests.integration.raycluster_harness import writes_by as writes_by
-from tests.signal import Signal as Signal
+from tests.wakeup import Signal as Signal
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "manifests" / "samples" / "ray.io_v1_rayservice.yaml"

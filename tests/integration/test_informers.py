@@ -14,7 +14,7 @@ from e2e.localcluster.apiserver import FaultRule, LocalApiServer
 from rayservice.api import ObjectKey
 from rayservice.informers import EventHandlers, Informer, ListerWatcher, enqueue_by_label
 from rayservice.kube import CONFIG_MAPS, KubeClient, ObjectList, Resource
-from tests.signal import Signal
+from tests.wakeup import Signal
 
 SECRETS = Resource("", "v1", "secrets", kind="Secret")
 DEADLINE_S = 10.0
