@@ -15,11 +15,14 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[dev,e2e]'
 	touch $@
 
-# The local node (make demo, make e2e, the node agent's tests; root only) needs iproute2 and util-linux, and
-# `make install` needs Python's venv module; as root they are installed with apt-get when missing.
+# The local node (make demo, make e2e, the node agent's tests; root only) needs iproute2 and util-linux, its
+# image table runs `redis:*` images with Debian's redis-server, and `make install` needs Python's venv module;
+# as root they are installed with apt-get when missing.
 system-deps:
 	@command -v ip >/dev/null && command -v unshare >/dev/null && command -v nsenter >/dev/null || \
 	  { [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq iproute2 util-linux; }; }
+	@command -v redis-server >/dev/null || \
+	  { [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq redis-server; }; }
 	@python3 -c 'import ensurepip, venv' 2>/dev/null || \
 	  { [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq python3-venv; }; }
 
