@@ -40,7 +40,15 @@ import prometheus_client
 import structlog
 
 from rayservice.clock import SYSTEM_CLOCK, Clock
-from rayservice.controller import (
+from rayservice.controller.caches import Caches, build_caches
+from rayservice.controller.events import EventRecorder
+from rayservice.controller.raycluster.setup import raycluster_controller
+from rayservice.controller.rayservice.setup import rayservice_controller
+from rayservice.kube import RAY_CLUSTERS, ApiError, KubeClient, KubeConfigError, KubeError, NotFound
+from rayservice.logging import FORMATS, LEVELS, configure_logging
+from rayservice.metrics import OperatorMetrics, new_registry
+from rayservice.ray import DashboardClients
+from rayservice.runtime import (
     CacheSyncTimeout,
     Controller,
     HealthServer,
@@ -50,14 +58,6 @@ from rayservice.controller import (
     Manager,
     default_identity,
 )
-from rayservice.controller.caches import Caches, build_caches
-from rayservice.controller.events import EventRecorder
-from rayservice.controller.raycluster.setup import raycluster_controller
-from rayservice.controller.rayservice.setup import rayservice_controller
-from rayservice.kube import RAY_CLUSTERS, ApiError, KubeClient, KubeConfigError, KubeError, NotFound
-from rayservice.logging import FORMATS, LEVELS, configure_logging
-from rayservice.metrics import OperatorMetrics, new_registry
-from rayservice.ray import DashboardClients
 
 PROG: Final = "rayservice"
 EXIT_OK: Final = 0

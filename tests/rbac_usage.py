@@ -15,7 +15,7 @@ Guarantees:
    points here. Nothing is granted ahead of the code that needs it.
 
 Not listed on purpose:
-- ConfigMaps: only the placeholder controller of ``rayservice.controller.placeholder`` uses them, and
+- ConfigMaps: only the placeholder controller of ``tests/placeholder.py`` uses them, and
   ``rayservice run`` does not wire it;
 - creating or deleting RayServices: users do that; the operator makes RayClusters and Services for them, and
   garbage collection removes those when a RayService goes;
@@ -103,7 +103,7 @@ OPERATOR_API_USES: Final[tuple[ApiUse, ...]] = (
         COORDINATION,
         "leases",
         scope="operator-namespace",
-        where="rayservice/controller/leader.py LeaderElector (get, create on 404, update with resourceVersion)",
+        where="rayservice/runtime/leader.py LeaderElector (get, create on 404, update with resourceVersion)",
     ),
 )
 """Every request the operator sends, by RBAC verb, group, resource and subresource."""

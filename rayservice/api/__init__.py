@@ -18,7 +18,6 @@ from rayservice.api.common import (
     StatusModel,
     format_kube_time,
 )
-from rayservice.api.keys import ObjectKey
 from rayservice.api.labels import (
     APP_NAME_LABEL,
     APP_NAME_VALUE,
@@ -85,6 +84,7 @@ from rayservice.api.serve import (
     parse_serve_config_v2,
 )
 from rayservice.api.v1alpha1 import LEGACY_FIELDS, desired_serve_config, translate_legacy_serve_config
+from rayservice.keys import ObjectKey
 
 __all__ = [
     "API_VERSION_V1",

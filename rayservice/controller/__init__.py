@@ -1,93 +1,14 @@
-"""The controller runtime: reconcile results, the worker loop, controllers, leader election and the manager.
+"""The operator's controllers: the RayCluster and RayService reconcilers and what they share.
 
-- ``result``: ``Result``, ``DONE``, ``TerminalError``: what a reconcile returns or raises.
-- ``worker``: the worker loop, the one place that catches ``Exception``; binds ``controller``, ``key``
-  and ``reconcile_id`` to every log line of a reconcile.
-- ``controller``: ``Controller``: a reconcile function, its rate-limited queue and its workers.
-- ``leader``: ``LeaderElector`` on a ``coordination.k8s.io/v1`` Lease written directly.
-- ``manager``: ``Manager``: servers, then informers (waiting for their sync), then leader-gated
-  controllers; clean shutdown; stops every worker at once when leadership is lost.
-- ``health``: ``HealthServer``: ``/healthz``, ``/readyz``, ``/metrics``.
-- ``placeholder``: the ConfigMap stamping controller ``rayservice run`` wires until the RayCluster and
-  RayService controllers exist.
+The machinery that runs them (worker loop, queue wiring, leader election, manager, health server) is the
+Ray-agnostic ``rayservice.runtime``; this package is where Ray is known.
 
-Import from here, not from the modules.
+- ``raycluster``: the RayCluster reconciler (``raycluster.setup.raycluster_controller`` wires it).
+- ``rayservice``: the RayService reconciler (``rayservice.setup.rayservice_controller`` wires it).
+- ``caches``: the informer caches both share; ``events``: the event recorder; ``names``: names and hashes
+  (pure); ``rawobjects``: accessors over raw objects (pure).
+
+Import the subpackages and modules by name; this package itself exports nothing.
 """
 
-from rayservice.controller.controller import Controller
-from rayservice.controller.health import HealthServer
-from rayservice.controller.leader import (
-    NO_LEADER_METRICS,
-    LeaderElectionConfig,
-    LeaderElector,
-    LeaderMetrics,
-    LeadershipLost,
-    LeaseApi,
-    default_identity,
-)
-from rayservice.controller.manager import (
-    DEFAULT_SHUTDOWN_TIMEOUT_S,
-    DEFAULT_SYNC_TIMEOUT_S,
-    Cache,
-    CacheSyncTimeout,
-    Manager,
-    Runnable,
-    Server,
-)
-from rayservice.controller.placeholder import (
-    MANAGED_BY_SELECTOR,
-    STAMP_ANNOTATION,
-    CacheLookup,
-    Patcher,
-    StampDeps,
-    cache_lookup,
-    reconcile_stamp,
-    stamp_informers,
-    stamp_of,
-)
-from rayservice.controller.result import DONE, Result, TerminalError
-from rayservice.controller.worker import (
-    NO_RECONCILE_METRICS,
-    ReconcileMetrics,
-    Reconciler,
-    WorkerQueue,
-    reconcile_key,
-    run_worker,
-)
-
-__all__ = [
-    "DEFAULT_SHUTDOWN_TIMEOUT_S",
-    "DEFAULT_SYNC_TIMEOUT_S",
-    "DONE",
-    "MANAGED_BY_SELECTOR",
-    "NO_LEADER_METRICS",
-    "NO_RECONCILE_METRICS",
-    "STAMP_ANNOTATION",
-    "Cache",
-    "CacheLookup",
-    "CacheSyncTimeout",
-    "Controller",
-    "HealthServer",
-    "LeaderElectionConfig",
-    "LeaderElector",
-    "LeaderMetrics",
-    "LeadershipLost",
-    "LeaseApi",
-    "Manager",
-    "Patcher",
-    "ReconcileMetrics",
-    "Reconciler",
-    "Result",
-    "Runnable",
-    "Server",
-    "StampDeps",
-    "TerminalError",
-    "WorkerQueue",
-    "cache_lookup",
-    "default_identity",
-    "reconcile_key",
-    "reconcile_stamp",
-    "run_worker",
-    "stamp_informers",
-    "stamp_of",
-]
+__all__: list[str] = []

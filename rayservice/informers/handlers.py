@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rayservice.api import ObjectKey
 from rayservice.informers.store import key_of
+from rayservice.keys import ObjectKey
 
 RawObject = Mapping[str, Any]
 Enqueue = Callable[[ObjectKey], None]

@@ -31,12 +31,12 @@ import random
 from collections.abc import Mapping
 from typing import Any, Final
 
-from rayservice.api import ObjectKey
 from rayservice.clock import SYSTEM_CLOCK, Clock
 from rayservice.informers.handlers import EventHandlers
 from rayservice.informers.indexes import NAMESPACE_INDEX, OWNER_UID_INDEX, IndexFunc, by_namespace, by_owner_uid
 from rayservice.informers.reflector import ListerWatcher, Reflector, Transform
 from rayservice.informers.store import Store, key_of
+from rayservice.keys import ObjectKey
 from rayservice.kube import Resource
 
 RawObject = Mapping[str, Any]

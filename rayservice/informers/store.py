@@ -20,8 +20,8 @@ import builtins
 from collections.abc import Mapping
 from typing import Any
 
-from rayservice.api import ObjectKey
 from rayservice.informers.indexes import IndexFunc
+from rayservice.keys import ObjectKey
 
 RawObject = Mapping[str, Any]
 

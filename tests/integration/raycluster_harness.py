@@ -22,13 +22,13 @@ from prometheus_client import CollectorRegistry
 from e2e.localcluster.apiserver import LocalApiServer, RequestInfo
 from rayservice.api import ObjectKey
 from rayservice.clock import SYSTEM_CLOCK
-from rayservice.controller import Controller, Manager
 from rayservice.controller.caches import build_caches
 from rayservice.controller.events import EventRecorder
 from rayservice.controller.raycluster.setup import raycluster_controller
 from rayservice.informers import EventHandlers
 from rayservice.kube import KubeClient, Resource
 from rayservice.metrics import OperatorMetrics
+from rayservice.runtime import Controller, Manager
 from tests.wakeup import Signal as Signal
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -27,7 +27,6 @@ from e2e.fakeray import FakeRayDashboard
 from e2e.localcluster.apiserver import LocalApiServer, RequestInfo
 from rayservice.api import ObjectKey
 from rayservice.clock import SYSTEM_CLOCK, Clock
-from rayservice.controller import Controller, Manager
 from rayservice.controller.caches import build_caches
 from rayservice.controller.events import EventRecorder
 from rayservice.controller.raycluster.setup import raycluster_controller
@@ -36,6 +35,7 @@ from rayservice.informers import EventHandlers
 from rayservice.kube import KubeClient
 from rayservice.metrics import OperatorMetrics
 from rayservice.ray import HttpDashboardClient
+from rayservice.runtime import Controller, Manager
 from tests.integration.raycluster_harness import install_crds as install_crds
 from tests.integration.raycluster_harness import new_client as new_client
 from tests.integration.raycluster_harness import stored as stored

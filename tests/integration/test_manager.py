@@ -13,8 +13,8 @@ from structlog.testing import capture_logs
 
 from e2e.localcluster.apiserver import FaultRule, LocalApiServer
 from rayservice.api import ObjectKey
-from rayservice.controller import LeadershipLost
 from rayservice.kube import KubeClient
+from rayservice.runtime import LeadershipLost
 from tests.integration.operator_harness import (
     CONTROLLER,
     DEADLINE_S,

@@ -27,8 +27,8 @@ from e2e.fakeray import FakeRayDashboard
 from e2e.localcluster.apiserver import LocalApiServer, RequestInfo
 from rayservice.cli import _preflight
 from rayservice.clock import SYSTEM_CLOCK
-from rayservice.controller import LeaderElectionConfig, LeaderElector, Manager
 from rayservice.kube import PODS, RAY_SERVICES, SERVICES, KubeClient
+from rayservice.runtime import LeaderElectionConfig, LeaderElector, Manager
 from tests.integration.rayservice_harness import (
     CLUSTERS_GR,
     DEADLINE_S,

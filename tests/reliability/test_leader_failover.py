@@ -4,7 +4,7 @@ duplicate cluster; a leader SIGSTOPped mid-upgrade past its lease exits (status 
 write it starts after the other replica took the lease is counted by when the API server received it.
 
 Finding: a resumed leader sent new writes before noticing it had lost the lease (in 6 of 6 runs, 1-6 writes,
-pods among them). ``rayservice/controller/leader.py`` now ends leadership from an event-loop timer callback at
+pods among them). ``rayservice/runtime/leader.py`` now ends leadership from an event-loop timer callback at
 the renew deadline, which runs before the tasks that API answers woke during the pause: 3 of 6 runs, 1-3
 writes, remained, from task steps already scheduled when the process froze. The write fence narrows that
 further: ``rayservice run --leader-elect`` gives its API client a write gate (``elector.is_leader``, false from

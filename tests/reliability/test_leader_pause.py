@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from rayservice.clock import SYSTEM_CLOCK
-from rayservice.controller import LeaderElectionConfig, LeaderElector, LeadershipLost
+from rayservice.runtime import LeaderElectionConfig, LeaderElector, LeadershipLost
 from tests.unit.controller.fakes import FakeLeaseApi
 
 CONFIG = LeaderElectionConfig(namespace="default", identity="me", lease_duration_s=1.5, renew_deadline_s=1.0,

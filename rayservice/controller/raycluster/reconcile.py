@@ -68,10 +68,9 @@ from rayservice.controller.raycluster.plan import plan_pods
 from rayservice.controller.raycluster.service_patch import controlled_by_other, service_patch
 from rayservice.controller.raycluster.status import STARTING_REQUEUE_S, compute_status, requeue_after_s
 from rayservice.controller.raycluster.validate import validate_cluster
-from rayservice.controller.result import DONE, Result
-from rayservice.controller.written import WrittenVersions
 from rayservice.informers import controller_owner
 from rayservice.kube import PODS, RAY_CLUSTERS, SERVICES, AlreadyExists, ApiError, NotFound, Patch, Resource
+from rayservice.runtime import DONE, Result, WrittenVersions
 
 NO_OWNER_KIND: Final = "None"
 """``owner_kind`` of a RayCluster nobody controls, as KubeRay labels it."""

@@ -20,7 +20,6 @@ from typing import Final, Protocol
 from rayservice.api import RAY_CLUSTER_LABEL
 from rayservice.clock import Clock
 from rayservice.controller.caches import Caches
-from rayservice.controller.controller import Controller
 from rayservice.controller.raycluster.inflight import InFlight
 from rayservice.controller.raycluster.reconcile import (
     ClusterApi,
@@ -29,10 +28,9 @@ from rayservice.controller.raycluster.reconcile import (
     RayClusterMetrics,
     reconcile,
 )
-from rayservice.controller.worker import ReconcileMetrics
-from rayservice.controller.written import ignore_own_echo
 from rayservice.informers import enqueue_by_label, enqueue_owner, enqueue_self
 from rayservice.queue import QueueMetrics
+from rayservice.runtime import Controller, ReconcileMetrics, ignore_own_echo
 
 CONTROLLER_NAME: Final = "raycluster"
 

@@ -5,7 +5,7 @@ Pure decisions:
 - ``desired``: the RayCluster made for a RayService, ``<name>-head-svc`` and the serve Service.
 - ``patches``: in-place scaling of a cluster and the fields of a Service that differ.
 - ``upgrade``: ``decide`` -> ``ClusterPlan``: active and pending clusters, creates, deletes, deadlines.
-- ``health``: when an unhealthy active cluster is due for replacement (thresholds, backoff).
+- ``serve_health``: when an unhealthy active cluster is due for replacement (thresholds, backoff).
 - ``serve_diff``: ``decide_serve`` (PUT or not) and ``is_serving`` (may traffic switch).
 - ``serve_labels``: ``serve_label_changes``: the ``ray.io/serve`` pod labels from proxy health.
 - ``status``: ``compute_status`` (the only builder of RayService status) and ``requeue_after_s``.
@@ -34,7 +34,6 @@ from rayservice.controller.rayservice.desired import (
     owner_reference,
     serve_service_name_of,
 )
-from rayservice.controller.rayservice.health import Health, replacement_backoff_s, replacement_due, unhealthy_since
 from rayservice.controller.rayservice.memory import ClusterMemory
 from rayservice.controller.rayservice.observe import head_address
 from rayservice.controller.rayservice.patches import scale_patch, service_patch
@@ -47,6 +46,12 @@ from rayservice.controller.rayservice.serve_diff import (
     decide_serve,
     desired_app_names,
     is_serving,
+)
+from rayservice.controller.rayservice.serve_health import (
+    Health,
+    replacement_backoff_s,
+    replacement_due,
+    unhealthy_since,
 )
 from rayservice.controller.rayservice.serve_labels import proxy_health_by_ip, serve_label_changes
 from rayservice.controller.rayservice.setup import (

@@ -22,9 +22,9 @@ from rayservice.clock import SYSTEM_CLOCK, Clock
 from rayservice.controller.caches import Caches
 from rayservice.controller.rayservice.checks import SpecChecks
 from rayservice.controller.rayservice.memory import ClusterMemory
-from rayservice.controller.written import WrittenVersions
 from rayservice.kube import Patch, PatchType, Preconditions, Resource
 from rayservice.ray import DashboardClient
+from rayservice.runtime import WrittenVersions
 
 DEFAULT_DASHBOARD_TIMEOUT_S: Final = 2.0
 

@@ -50,7 +50,7 @@ from rayservice.controller.rayservice._raw import (
 )
 from rayservice.controller.rayservice.deps import Deps
 from rayservice.controller.rayservice.desired import serve_service_name_of
-from rayservice.controller.rayservice.health import Health, unhealthy_since
+from rayservice.controller.rayservice.serve_health import Health, unhealthy_since
 from rayservice.controller.rayservice.status import count_serve_endpoints
 from rayservice.informers import OWNER_UID_INDEX
 from rayservice.ray import (

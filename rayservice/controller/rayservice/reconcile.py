@@ -77,8 +77,8 @@ from rayservice.controller.rayservice.writes import (
     set_deadline,
     write_status_if_changed,
 )
-from rayservice.controller.result import DONE, Result
 from rayservice.ray import as_status_field, is_converging
+from rayservice.runtime import DONE, Result
 
 REASON_VALIDATION_FAILED: Final = "ValidationFailed"
 REASON_IGNORED_FIELDS: Final = "IgnoredFields"

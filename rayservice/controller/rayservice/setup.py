@@ -23,7 +23,6 @@ from typing import Final, Protocol
 from rayservice.api import ObjectKey
 from rayservice.clock import Clock
 from rayservice.controller.caches import SERVICE_NAME_LABEL, Caches
-from rayservice.controller.controller import Controller
 from rayservice.controller.rayservice._raw import RawObject, labels_of, namespace_of
 from rayservice.controller.rayservice.deps import (
     DashboardFactory,
@@ -34,10 +33,9 @@ from rayservice.controller.rayservice.deps import (
 )
 from rayservice.controller.rayservice.memory import ClusterMemory
 from rayservice.controller.rayservice.reconcile import reconcile
-from rayservice.controller.worker import ReconcileMetrics
-from rayservice.controller.written import ignore_own_echo
 from rayservice.informers import KeyMapper, controller_owner, enqueue_owner, enqueue_self
 from rayservice.queue import QueueMetrics
+from rayservice.runtime import Controller, ReconcileMetrics, ignore_own_echo
 
 CONTROLLER_NAME: Final = "rayservice"
 _RAY_GROUP: Final = "ray.io"

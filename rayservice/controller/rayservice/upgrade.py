@@ -53,7 +53,7 @@ from rayservice.controller.rayservice._raw import (
     whole_number,
 )
 from rayservice.controller.rayservice.desired import REPLACEMENTS_ANNOTATION
-from rayservice.controller.rayservice.health import Health, replacement_due
+from rayservice.controller.rayservice.serve_health import Health, replacement_due
 
 DEFAULT_DELETION_DELAY_S: Final = 60
 

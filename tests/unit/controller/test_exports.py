@@ -9,7 +9,7 @@ import pytest
 
 from tests.unit.surfaces import assert_all_sorted_and_importable
 
-PACKAGES = ["rayservice.controller"]
+PACKAGES = ["rayservice.controller", "rayservice.runtime"]
 
 
 @pytest.mark.parametrize("package", PACKAGES)

@@ -10,10 +10,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from rayservice.api import ObjectKey
-from rayservice.controller import LeaderMetrics, ReconcileMetrics
 from rayservice.kube import OnRequest
 from rayservice.metrics import OperatorMetrics, new_registry
 from rayservice.queue import QueueMetrics, RateLimitingQueue
+from rayservice.runtime import LeaderMetrics, ReconcileMetrics
 from rayservice.testing import FakeClock, settle
 
 NAMES = [

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from rayservice.api import ObjectKey
-from rayservice.controller import DONE, Result
 from rayservice.controller.raycluster import STARTING_REQUEUE_S
 from rayservice.controller.raycluster.reconcile import reconcile
 from rayservice.kube import Conflict, Invalid, NotFound, ServerError
+from rayservice.runtime import DONE, Result
 from tests.unit.controller.raycluster.reconcile_fakes import World
 from tests.unit.controller.raycluster.samples import cluster, group
 

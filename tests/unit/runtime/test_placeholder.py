@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from rayservice.api import ObjectKey
-from rayservice.controller import DONE, STAMP_ANNOTATION, StampDeps, reconcile_stamp, stamp_of
 from rayservice.kube import PatchType, Resource
+from rayservice.runtime import DONE
+from tests.placeholder import STAMP_ANNOTATION, StampDeps, reconcile_stamp, stamp_of
 
 KEY = ObjectKey("default", "settings")
 

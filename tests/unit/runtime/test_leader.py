@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from structlog.testing import capture_logs
 
-from rayservice.controller import LeaderElectionConfig, LeaderElector, LeadershipLost, default_identity
+from rayservice.runtime import LeaderElectionConfig, LeaderElector, LeadershipLost, default_identity
 from rayservice.testing import FakeClock, settle
 from tests.unit.controller.fakes import FakeLeaseApi
 

@@ -33,11 +33,11 @@ from typing import Final, Protocol, final
 
 import structlog
 
-from rayservice.api import ObjectKey
 from rayservice.clock import SYSTEM_CLOCK, Clock
-from rayservice.controller.result import Result, TerminalError
+from rayservice.keys import ObjectKey
 from rayservice.kube import AlreadyExists, Conflict, KubeTransportError, NotLeader, ServerError, TooManyRequests
 from rayservice.queue import ShutDown
+from rayservice.runtime.result import Result, TerminalError
 
 Reconciler = Callable[[ObjectKey], Awaitable[Result]]
 

@@ -25,13 +25,12 @@ Caller must: record only versions its own successful writes replaced; call from 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from rayservice.api import ObjectKey
-from rayservice.controller.rawobjects import RawObject, metadata
-from rayservice.informers import key_of
+from rayservice.informers import RawObject, key_of
+from rayservice.keys import ObjectKey
 
 DEFAULT_LIMIT: Final = 20_000
 
@@ -87,10 +86,15 @@ class WrittenVersions:
         return len(self._records)
 
 
+def _resource_version(obj: RawObject) -> object:
+    meta = obj.get("metadata")
+    return meta.get("resourceVersion") if isinstance(meta, Mapping) else None
+
+
 def ignore_own_echo(written: WrittenVersions) -> Callable[[RawObject, RawObject], bool]:
     """An informer update predicate: true for the echo of one of ``written``'s writes (guarantee 2)."""
 
     def ignore(old: RawObject, new: RawObject) -> bool:
-        return written.is_echo(key_of(new), metadata(old).get("resourceVersion"), metadata(new).get("resourceVersion"))
+        return written.is_echo(key_of(new), _resource_version(old), _resource_version(new))
 
     return ignore

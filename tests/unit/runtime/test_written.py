@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rayservice.api import ObjectKey
-from rayservice.controller.written import WrittenVersions
+from rayservice.runtime import WrittenVersions
 
 KEY = ObjectKey("ns", "demo")
 

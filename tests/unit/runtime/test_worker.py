@@ -13,7 +13,6 @@ import structlog
 from structlog.testing import capture_logs
 
 from rayservice.api import ObjectKey
-from rayservice.controller import DONE, Result, TerminalError, reconcile_key, run_worker
 from rayservice.kube import (
     AlreadyExists,
     Conflict,
@@ -23,6 +22,7 @@ from rayservice.kube import (
     TooManyRequests,
 )
 from rayservice.queue import ItemExponential, RateLimitingQueue
+from rayservice.runtime import DONE, Result, TerminalError, reconcile_key, run_worker
 from rayservice.testing import FakeClock, settle
 
 KEY = ObjectKey("default", "a")

@@ -11,9 +11,9 @@ import pytest
 import structlog
 
 from rayservice.api import ObjectKey
-from rayservice.controller import DONE, Result, run_worker
 from rayservice.logging import configure_logging
 from rayservice.queue import ShutDown
+from rayservice.runtime import DONE, Result, run_worker
 
 
 @pytest.fixture(autouse=True)

@@ -26,9 +26,9 @@ import structlog
 
 from rayservice.api import ObjectKey
 from rayservice.clock import SYSTEM_CLOCK, Clock
-from rayservice.controller.result import DONE, Result
 from rayservice.informers import Informer, ListerWatcher
 from rayservice.kube import CONFIG_MAPS, Patch, PatchType, Resource
+from rayservice.runtime.result import DONE, Result
 
 MANAGED_BY_SELECTOR: Final = "app.kubernetes.io/managed-by=rayservice"
 STAMP_ANNOTATION: Final = "rayservice.io/data-hash"

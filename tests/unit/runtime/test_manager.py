@@ -10,7 +10,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from rayservice.api import ObjectKey
-from rayservice.controller import (
+from rayservice.runtime import (
     DONE,
     CacheSyncTimeout,
     Controller,

@@ -32,7 +32,7 @@ from typing import Any, Final, Protocol
 
 import structlog
 
-from rayservice.controller.leader import LeaderElector
+from rayservice.runtime.leader import LeaderElector
 
 DEFAULT_SYNC_TIMEOUT_S: Final = 120.0
 DEFAULT_SHUTDOWN_TIMEOUT_S: Final = 25.0  # below Kubernetes' default 30 s termination grace period
@@ -60,7 +60,7 @@ class Cache(Protocol):
 
 
 class Runnable(Protocol):
-    """A controller, as far as the manager is concerned; ``rayservice.controller.Controller`` is one."""
+    """A controller, as far as the manager is concerned; ``rayservice.runtime.Controller`` is one."""
 
     name: str
 

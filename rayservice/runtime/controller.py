@@ -5,7 +5,7 @@ Guarantees:
    the workers start (during the cache sync, or while this replica follows) wait in the queue.
 2. ``watch(informer, mapper)`` enqueues, for every add, update and delete the informer reports, the keys
    ``mapper`` finds (by default the changed object's own key).
-3. ``run()`` runs ``workers`` workers (``rayservice.controller.worker``: each key by one worker at a time)
+3. ``run()`` runs ``workers`` workers (``rayservice.runtime.worker``: each key by one worker at a time)
    and returns once the queue is shut down and empty, or once ``halt()`` cancelled them.
 4. ``drain()`` refuses new keys and returns once no key is being processed; ``halt()`` cancels every
    worker synchronously: none takes another step after the call.
@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import asyncio
 
-from rayservice.api import ObjectKey
 from rayservice.clock import SYSTEM_CLOCK, Clock
-from rayservice.controller.result import Result
-from rayservice.controller.worker import NO_RECONCILE_METRICS, ReconcileMetrics, Reconciler, run_worker
 from rayservice.informers import Informer, KeyMapper, enqueue_self
+from rayservice.keys import ObjectKey
 from rayservice.queue import NO_METRICS, QueueMetrics, RateLimiter, RateLimitingQueue
+from rayservice.runtime.result import Result
+from rayservice.runtime.worker import NO_RECONCILE_METRICS, ReconcileMetrics, Reconciler, run_worker
 
 
 class Controller:
