@@ -5,7 +5,7 @@ any other one (`node --kubeconfig EXISTING`). Root is needed for the namespaces.
 """
 
 from .agent import NodeAgent, NodeConfig
-from .client import ApiClient, ApiError, KubeConfig, load_kubeconfig
+from .client import ApiClient, ApiError, KubeConfig, load_kubeconfig, ssl_context
 from .guards import NetworkError, PrefixLock
 from .netns import NodeNetwork
 from .stack import LocalNode, missing_requirements
@@ -22,4 +22,5 @@ __all__ = [
     "PrefixLock",
     "load_kubeconfig",
     "missing_requirements",
+    "ssl_context",
 ]

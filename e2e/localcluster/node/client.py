@@ -2,8 +2,10 @@
 
 Guarantees:
 1. `load_kubeconfig` reads the current context's server, bearer token (`token` or `tokenFile`), CA
-   (`certificate-authority` or `-data`), client certificate files and `insecure-skip-tls-verify`; a plain
-   http server needs none of them.
+   (`certificate-authority` or `-data`), client certificate and key (files or `-data`, as kind and the local
+   cluster write them) and `insecure-skip-tls-verify`; a plain http server needs none of them.
+   `ssl_context` turns that into the TLS settings every client of the local cluster uses; an inline key is
+   written to a private temporary file only while OpenSSL loads it.
 2. Every request has a timeout; a non-2xx answer raises `ApiError(code, reason, message)` read from the
    Status body; transport failures raise `aiohttp.ClientError` or `TimeoutError` unchanged.
 3. `watch()` yields decoded events as they arrive, however long the lines; an ERROR event raises `ApiError`
@@ -12,7 +14,7 @@ Guarantees:
    hands each event to `on_event`, in order; it re-lists after 410 at once and after any other failure
    with a backoff growing from 0.2 s to 5 s, so it never spins.
 
-Not guaranteed: exec-plugin credentials, client certificates given inline (`-data`), HTTP proxies.
+Not guaranteed: exec-plugin credentials, HTTP proxies.
 Caller must: create and close the client on the loop that uses it (`async with ApiClient(...)`).
 """
 
@@ -21,10 +23,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import random
 import ssl
+import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +57,8 @@ class KubeConfig:
     cert_file: str | None = None
     key_file: str | None = None
     insecure: bool = False
+    cert_data: str | None = field(default=None, repr=False)
+    key_data: str | None = field(default=None, repr=False)
 
 
 def _named(entries: list[Obj] | None, name: str | None, what: str) -> Obj:
@@ -72,21 +78,41 @@ def load_kubeconfig(path: str | Path) -> KubeConfig:
     token = user.get("token")
     if not token and user.get("tokenFile"):
         token = Path(user["tokenFile"]).read_text().strip()
-    ca_data = cluster.get("certificate-authority-data")
     return KubeConfig(server=str(cluster["server"]).rstrip("/"), token=token,
                       ca_file=cluster.get("certificate-authority"),
-                      ca_data=base64.b64decode(ca_data).decode() if ca_data else None,
+                      ca_data=_inline(cluster, "certificate-authority-data", path),
                       cert_file=user.get("client-certificate"), key_file=user.get("client-key"),
-                      insecure=bool(cluster.get("insecure-skip-tls-verify")))
+                      insecure=bool(cluster.get("insecure-skip-tls-verify")),
+                      cert_data=_inline(user, "client-certificate-data", path),
+                      key_data=_inline(user, "client-key-data", path))
 
 
-def _ssl_context(cfg: KubeConfig) -> ssl.SSLContext | bool:
+def _inline(entry: Obj, key: str, path: str | Path) -> str | None:
+    raw = entry.get(key)
+    if not raw:
+        return None
+    try:
+        return base64.b64decode(raw, validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"{path}: {key} is not base64-encoded PEM") from None
+
+
+def ssl_context(cfg: KubeConfig) -> ssl.SSLContext | bool:
+    """TLS settings for `cfg.server`: True (default checks) for http, False when told to skip verification."""
     if not cfg.server.startswith("https"):
         return True
     if cfg.insecure:
         return False
     ctx = ssl.create_default_context(cafile=cfg.ca_file, cadata=cfg.ca_data)
-    if cfg.cert_file and cfg.key_file:
+    if cfg.cert_data and cfg.key_data:
+        with tempfile.TemporaryDirectory(prefix="localcluster-client-") as tmp:
+            cert, key = Path(tmp) / "client.crt", Path(tmp) / "client.key"
+            for target, data in ((cert, cfg.cert_data), (key, cfg.key_data)):
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(data)
+            ctx.load_cert_chain(cert, key)
+    elif cfg.cert_file and cfg.key_file:
         ctx.load_cert_chain(cfg.cert_file, cfg.key_file)
     return ctx
 
@@ -104,7 +130,7 @@ class ApiClient:
             if self.config.token:
                 headers["Authorization"] = f"Bearer {self.config.token}"
             self._session = aiohttp.ClientSession(
-                headers=headers, connector=aiohttp.TCPConnector(ssl=_ssl_context(self.config)))
+                headers=headers, connector=aiohttp.TCPConnector(ssl=ssl_context(self.config)))
         return self._session
 
     async def __aenter__(self) -> ApiClient:
