@@ -42,7 +42,7 @@ def container_of(cluster: Cluster, name: str) -> dict[str, Any]:
 
 def one_shot(name: str, policy: str, script: str) -> dict[str, Any]:
     return {"metadata": {"name": name}, "spec": {"restartPolicy": policy, "containers": [
-        {"name": "main", "image": "x", "command": ["python", "-c", script]}]}}
+        {"name": "main", "image": "python:3.11", "command": ["python", "-c", script]}]}}
 
 
 async def test_a_crashed_container_restarts_per_restart_policy(cluster: Cluster) -> None:
@@ -65,7 +65,7 @@ async def test_a_crashed_container_restarts_per_restart_policy(cluster: Cluster)
 
 async def test_a_failing_liveness_probe_restarts_the_container(cluster: Cluster) -> None:
     cluster.create("pods", {"metadata": {"name": "sick"}, "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
-        "name": "main", "image": "x", "command": ["python", "-c", "import time\nfor _ in range(600): time.sleep(0.1)"],
+        "name": "main", "image": "python:3.11", "command": ["python", "-c", "import time\nfor _ in range(600): time.sleep(0.1)"],
         "livenessProbe": {"exec": {"command": ["python", "-c", "import sys; sys.exit(1)"]}, "periodSeconds": 1,
                           "failureThreshold": 2}}]}})
     await cluster.until(lambda: container_of(cluster, "sick").get("restartCount", 0) >= 1, what="a restart")
@@ -89,7 +89,7 @@ async def deleted_pod_reports(cluster: Cluster, name: str, grace_s: int, *, igno
         env.append({"name": "IGNORE_TERM", "value": "1"})
     try:
         pod = cluster.create("pods", {"metadata": {"name": name}, "spec": {"containers": [{
-            "name": "main", "image": "x", "command": ["python", "-c", REPORTER], "env": env,
+            "name": "main", "image": "python:3.11", "command": ["python", "-c", REPORTER], "env": env,
             "lifecycle": {"preStop": {"exec": {"command": ["python", "-c", PRE_STOP]}}}}]}})
         seen = [await asyncio.wait_for(messages.get(), 15)]
         started = time.monotonic()

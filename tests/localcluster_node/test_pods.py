@@ -86,9 +86,9 @@ async def test_init_containers_run_in_order_before_the_containers(cluster: Clust
     step = "import sys; open('/tmp/steps', 'a').write(sys.argv[1] + ' ')"
     cluster.create("pods", {"metadata": {"name": "init"}, "spec": {
         "restartPolicy": "Never",
-        "initContainers": [{"name": f"i{n}", "image": "x", "command": ["python", "-c", step, f"i{n}"]}
+        "initContainers": [{"name": f"i{n}", "image": "python:3.11", "command": ["python", "-c", step, f"i{n}"]}
                            for n in (1, 2)],
-        "containers": [{"name": "main", "image": "x", "command": [
+        "containers": [{"name": "main", "image": "python:3.11", "command": [
             "python", "-c", "print(open('/tmp/steps').read().strip())"]}]}})
     pod = await cluster.until(lambda: (p := cluster.get("pods", "init")) and p["status"].get("phase") == "Succeeded"
                               and p, what="init Succeeded")

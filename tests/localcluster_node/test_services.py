@@ -57,7 +57,7 @@ def backend(name: str, ready: bool) -> dict[str, Any]:
     if ready:
         env.append({"name": "START_READY", "value": "1"})
     return {"metadata": {"name": name, "labels": {"app": "echo"}}, "spec": {"containers": [{
-        "name": "echo", "image": "x", "command": ["python", "-c", BACKEND], "env": env,
+        "name": "echo", "image": "python:3.11", "command": ["python", "-c", BACKEND], "env": env,
         "readinessProbe": {"httpGet": {"port": 8080, "path": "/ready"}, "periodSeconds": 1,
                            "failureThreshold": 1}}]}}
 

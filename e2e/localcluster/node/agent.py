@@ -9,7 +9,9 @@ Guarantees:
 3. A pod with a deletionTimestamp gets preStop, SIGTERM, its grace period (deletionGracePeriodSeconds) and
    SIGKILL; once its processes and namespaces are gone the agent deletes it with grace 0 (uid precondition).
    A pod removed from the API (a forced delete, or missing after a re-list) is killed at once.
-4. Every pod's hosts file lists the cluster's Services (dns.py) and is rewritten when they change.
+4. Every pod's hosts file lists the cluster's Services (dns.py) and is rewritten when they change; so
+   `kubernetes.default.svc` (and `kubernetes.default`, `kubernetes.default.svc.cluster.local`) resolve in pods.
+   Containers get the service variables of the Services known when they start (KUBERNETES_SERVICE_HOST, ...).
 5. `stop()` ends every pod (grace at most `shutdown_grace_s`) and every task; run() then returns.
 
 Caller must: set up the NodeNetwork first (stack.py does) and keep ApiClient open while run() runs.
@@ -86,7 +88,8 @@ class NodeAgent:
             self._tg = tg
             self._deps = RunnerDeps(session=session, fetch_refs=self._fetch_refs, capacity=capacity(),
                                     python_bin=str(Path(self.config.python).parent), host_ip=self.network.gateway,
-                                    backoff_s=self.config.backoff_s, max_backoff_s=self.config.max_backoff_s)
+                                    backoff_s=self.config.backoff_s, max_backoff_s=self.config.max_backoff_s,
+                                    request_token=self._request_token, services=self.names.services.values)
             background = [tg.create_task(keep_registered(
                 self.client, name=self.config.node_name, address=self.network.gateway,
                 heartbeat_s=self.config.heartbeat_s, registered=self.registered, now=wall_now), name="node-heartbeat")]
@@ -96,13 +99,19 @@ class NodeAgent:
             registered.cancel()
             if not self._stopping.is_set():
                 background += [
-                    tg.create_task(reflect(self.client, "/api/v1/pods", on_sync=self._sync_pods,
-                                           on_event=self._pod_event)),
                     tg.create_task(reflect(self.client, "/api/v1/services", on_sync=self.names.sync_services,
                                            on_event=self.names.service_event)),
                     tg.create_task(reflect(self.client, "/apis/discovery.k8s.io/v1/endpointslices",
                                            on_sync=self.names.sync_slices, on_event=self.names.slice_event)),
                     tg.create_task(self._rewrite_hosts(), name="node-hosts")]
+                # as the kubelet, no pod starts before the Services were read once (their variables go into
+                # every container's environment)
+                synced = tg.create_task(self.names.services_synced.wait())
+                await asyncio.wait({synced, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                synced.cancel()
+            if not self._stopping.is_set():
+                background.append(tg.create_task(reflect(self.client, "/api/v1/pods", on_sync=self._sync_pods,
+                                                         on_event=self._pod_event)))
             await stopping
             for t in background:
                 t.cancel()
@@ -253,6 +262,10 @@ class NodeAgent:
                 data = {k: base64.b64decode(v).decode(errors="replace") for k, v in data.items()}
             found[(kind, name)] = data
         return found
+
+    async def _request_token(self, namespace: str, account: str, body: Obj) -> Obj:
+        """A TokenRequest for a pod's projected volume (the kubelet asks with its own credential)."""
+        return await self.client.post(f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token", body)
 
     # ---- services, for hosts files ------------------------------------------------------------
 

@@ -10,7 +10,7 @@ Guarantees:
    name, then the service lines; unknown names go to the pod's own loopback, where nothing answers (fast
    failure, no query leaves the pod).
 5. `ServiceIndex` keeps Services and EndpointSlices from list/watch handlers (no I/O) and sets `changed` on
-   every change that can alter a hosts file.
+   every change that can alter a hosts file, and `services_synced` once the Services were listed.
 """
 
 from __future__ import annotations
@@ -85,9 +85,11 @@ class ServiceIndex:
         self.services: dict[Key, Obj] = {}
         self.slices: dict[Key, Obj] = {}
         self.changed = asyncio.Event()
+        self.services_synced = asyncio.Event()
 
     def sync_services(self, items: list[Obj]) -> None:
         self._sync(self.services, items)
+        self.services_synced.set()
 
     def service_event(self, kind: str, obj: Obj) -> None:
         self._event(self.services, kind, obj)

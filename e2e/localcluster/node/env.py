@@ -9,20 +9,27 @@ Guarantees:
    status.hostIP(s)), `resourceFieldRef` (limits and requests of cpu, memory, ephemeral-storage, rounded up by
    the divisor; a missing limit is the node's capacity), `configMapKeyRef`, `secretKeyRef`. The result lies
    over a base environment (PATH with the local Python environment first, HOME, HOSTNAME).
-3. `container_argv` is command + args, each expanded against the container's variables; without a command the
-   args are the command line (there is no image entrypoint); with neither it raises `ConfigError`.
+3. `container_argv` expands command and args against the container's variables and merges them with the
+   image's ENTRYPOINT and CMD from the node's image table (images.py); an empty result raises `ConfigError`.
 4. A missing reference that is not `optional` raises `ConfigError` (kubelet's CreateContainerConfigError).
-
-Not guaranteed: the service link variables (`<SVC>_SERVICE_HOST`, `KUBERNETES_SERVICE_HOST`, ...).
+5. `service_env` gives kubelet's service variables: for the `kubernetes` Service of `default` in every pod
+   (KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT, KUBERNETES_SERVICE_PORT_HTTPS, KUBERNETES_PORT, ...), and
+   for each Service of the pod's namespace with a ClusterIP when enableServiceLinks is not false:
+   `<SVC>_SERVICE_HOST`, `<SVC>_SERVICE_PORT`, `<SVC>_SERVICE_PORT_<NAME>`, `<SVC>_PORT`,
+   `<SVC>_PORT_<port>_<PROTO>` and its `_PROTO`, `_PORT`, `_ADDR` (names upper-cased, `-` as `_`). The
+   container's own variables win over them.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from fractions import Fraction
 from typing import Any
+
+from . import images
+from .images import ImageConfig
 
 Obj = dict[str, Any]
 Refs = Callable[[str, str], Mapping[str, str] | None]  # ("configmap" | "secret", name) -> data, None: missing
@@ -121,9 +128,12 @@ def base_env(python_bin: str, hostname: str) -> dict[str, str]:
     return {"PATH": f"{python_bin}:{SYSTEM_PATH}", "HOME": "/root", "HOSTNAME": hostname}
 
 
-def container_env(pod: Obj, container: Obj, *, refs: Refs, capacity: Mapping[str, str]) -> dict[str, str]:
-    """The container's own variables (without the base environment), in kubelet's order."""
+def container_env(pod: Obj, container: Obj, *, refs: Refs, capacity: Mapping[str, str],
+                  services: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The container's own variables (without the base environment), in kubelet's order; `$(VAR)` in a value
+    may also name a service variable (`services`, from `service_env`)."""
     env: dict[str, str] = {}
+    known = services or {}
     for source in container.get("envFrom") or []:
         for key, kind in (("configMapRef", "configmap"), ("secretRef", "secret")):
             ref = source.get(key)
@@ -138,7 +148,7 @@ def container_env(pod: Obj, container: Obj, *, refs: Refs, capacity: Mapping[str
         name = str(var.get("name"))
         value_from = var.get("valueFrom")
         if value_from is None:
-            env[name] = expand(str(var.get("value") or ""), env)
+            env[name] = expand(str(var.get("value") or ""), {**known, **env})
         elif "fieldRef" in value_from:
             env[name] = field_ref(pod, str(value_from["fieldRef"].get("fieldPath", "")))
         elif "resourceFieldRef" in value_from:
@@ -165,10 +175,47 @@ def _key_ref(value_from: Mapping[str, Any], refs: Refs) -> str | None:
     raise ConfigError(f"unsupported valueFrom {sorted(value_from)}")
 
 
-def container_argv(container: Obj, env: Mapping[str, str]) -> list[str]:
+def container_argv(container: Obj, env: Mapping[str, str], image: ImageConfig) -> list[str]:
+    """command/args expanded, merged with the image's ENTRYPOINT and CMD (images.py)."""
     command = [expand(str(a), env) for a in container.get("command") or []]
     args = [expand(str(a), env) for a in container.get("args") or []]
-    if not command and not args:
-        raise ConfigError(f'container "{container.get("name")}" has no command: images are not run here, '
-                          "so set command (or args)")
-    return command + args
+    try:
+        return images.container_argv(image, command, args)
+    except images.EmptyCommand as exc:
+        raise ConfigError(f'container "{container.get("name")}": {exc}') from exc
+
+
+def service_env(services: Iterable[Obj], namespace: str, *, links: bool) -> dict[str, str]:
+    """kubelet's service variables: the `kubernetes` Service of `default` always, the Services of `namespace`
+    when `links` (enableServiceLinks); only Services with a ClusterIP. Docker-links names, as kubelet makes them."""
+    chosen: dict[str, Obj] = {}
+    for svc in services:
+        meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
+        ip, name = spec.get("clusterIP"), str(meta.get("name") or "")
+        if not ip or ip == "None" or not name:
+            continue
+        if meta.get("namespace") == "default" and name == "kubernetes":
+            chosen.setdefault(name, svc)
+        elif meta.get("namespace") == namespace and links:
+            chosen[name] = svc
+    out: dict[str, str] = {}
+    for name, svc in sorted(chosen.items()):
+        spec = svc["spec"]
+        prefix, ip, ports = name.upper().replace("-", "_"), str(spec["clusterIP"]), spec.get("ports") or []
+        out[f"{prefix}_SERVICE_HOST"] = ip
+        if not ports:
+            continue
+        out[f"{prefix}_SERVICE_PORT"] = str(ports[0].get("port"))
+        for port in ports:
+            if port.get("name"):
+                out[f"{prefix}_SERVICE_PORT_{str(port['name']).upper().replace('-', '_')}"] = str(port.get("port"))
+        first_proto = str(ports[0].get("protocol") or "TCP").lower()
+        out[f"{prefix}_PORT"] = f"{first_proto}://{ip}:{ports[0].get('port')}"
+        for port in ports:
+            proto = str(port.get("protocol") or "TCP")
+            base = f"{prefix}_PORT_{port.get('port')}_{proto.upper()}"
+            out[base] = f"{proto.lower()}://{ip}:{port.get('port')}"
+            out[base + "_PROTO"] = proto.lower()
+            out[base + "_PORT"] = str(port.get("port"))
+            out[base + "_ADDR"] = ip
+    return out

@@ -3,8 +3,11 @@
 Guarantees:
 1. Init containers run one at a time, in order, each until it succeeds (a failure is retried with backoff,
    or fails the pod under restartPolicy Never); then every container starts.
-2. A container runs command/args with kubelet's environment (`env.py`; images are ignored, the local Python
-   environment comes first on PATH), output appended to `logs/<container>/<restartCount>.log`. When it exits it
+2. A container's image is looked up in the node's image table (images.py): an image it does not know leaves
+   the container Waiting with ErrImagePull, then ImagePullBackOff (retried with the restart backoff), the
+   message naming the table. A known image runs command/args merged with the row's ENTRYPOINT and CMD, with
+   kubelet's environment (`env.py`, service variables included; the local Python environment comes first on
+   PATH), output appended to `logs/<container>/<restartCount>.log`. When it exits it
    restarts per restartPolicy (Always; OnFailure on a non-zero exit; Never): the first restart at once, later
    ones after a backoff doubling from `backoff_s` to `max_backoff_s` (reset after 10 minutes of running),
    shown as CrashLoopBackOff.
@@ -16,6 +19,9 @@ Guarantees:
    requested later moves the deadline closer. `run()` returns once every process is gone and the sandbox
    is destroyed. A pod whose containers are all done (no restart due) destroys its sandbox at once.
 5. Every state change calls `on_change`; `view()` is a consistent snapshot for status.py.
+6. Projected volumes (the service-account token among them, volumes.py) are filled before the sandbox starts
+   and mounted read-only; until that succeeds the containers wait in ContainerCreating with the kubelet's
+   `MountVolume.SetUp failed` message, retried with backoff. Tokens are refreshed while the pod runs.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import dataclasses
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,10 +41,11 @@ from typing import Any
 import aiohttp
 
 from . import env as envmod
-from . import probes
+from . import images, probes
 from .guards import NetworkError
-from .sandbox import PodSandbox, SandboxError, empty_dir_mounts
+from .sandbox import PodSandbox, SandboxError
 from .status import ContainerView, CrashLoopBackoff, PodView, Terminated, should_restart
+from .volumes import ProjectedVolumes, RequestToken, VolumeError, pod_mounts
 
 Obj = dict[str, Any]
 FetchRefs = Callable[[str, set[tuple[str, str]]], Awaitable[dict[tuple[str, str], Mapping[str, str]]]]
@@ -47,6 +54,10 @@ log = logging.getLogger(__name__)
 
 def wall_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def _no_token(namespace: str, account: str, body: Obj) -> Obj:
+    raise VolumeError("this node requests no tokens")
 
 
 @dataclass
@@ -58,6 +69,8 @@ class RunnerDeps:
     host_ip: str
     backoff_s: float = 10.0
     max_backoff_s: float = 300.0
+    request_token: RequestToken = _no_token
+    services: Callable[[], Iterable[Obj]] = tuple
 
 
 @dataclass
@@ -67,6 +80,7 @@ class _Container:
     init: bool
     proc: asyncio.subprocess.Process | None = None
     env: dict[str, str] = field(default_factory=dict)
+    pull_backoff: CrashLoopBackoff | None = None
 
 
 class PodRunner:
@@ -90,6 +104,8 @@ class PodRunner:
         self.delete_when_done = False  # set by the agent when the API asked for the pod's deletion
         self._deadline = float("inf")
         self._hurry = asyncio.Event()
+        self.volumes = ProjectedVolumes(pod, sandbox.dirs.volume, request=deps.request_token,
+                                        fetch_refs=deps.fetch_refs, retry_s=deps.backoff_s)
 
     def view(self) -> PodView:
         return PodView(pod_ip=self.sandbox.ip, host_ip=self.deps.host_ip, start_time=self.start_time,
@@ -161,8 +177,34 @@ class PodRunner:
             log.warning("prestop_failed pod=%s container=%s: %s", self.sandbox.names.netns, c.view.name, why)
 
     async def _lifecycle(self) -> None:
+        if not await self._set_up_volumes():
+            return
+        refresher = asyncio.create_task(self.volumes.keep_fresh(), name=f"tokens-{self.sandbox.names.netns}")
         try:
-            await self.sandbox.start(self.hosts, empty_dir_mounts(self.pod.get("spec") or {}, self.sandbox.dirs))
+            await self._run_sandbox()
+        finally:
+            refresher.cancel()
+            await asyncio.wait({refresher})
+
+    async def _set_up_volumes(self) -> bool:
+        """Fill the projected volumes before the sandbox exists, as the kubelet mounts before it starts the pod;
+        a failure keeps the containers in ContainerCreating and is retried with backoff."""
+        delays = CrashLoopBackoff(self.deps.backoff_s, self.deps.max_backoff_s)
+        while not self.terminating.is_set():
+            try:
+                await self.volumes.setup()
+                return True
+            except VolumeError as exc:
+                for c in self.containers:
+                    self._set(c, reason="ContainerCreating", message=str(exc)[:300])
+                log.warning("volume_setup_failed pod=%s: %s", self.sandbox.names.netns, exc)
+                await self._pause(delays.next(0.0) or self.deps.backoff_s)
+        return False
+
+    async def _run_sandbox(self) -> None:
+        mounts = pod_mounts(self.pod.get("spec") or {}, self.sandbox.dirs.volume)
+        try:
+            await self.sandbox.start(self.hosts, mounts)
         except (SandboxError, NetworkError) as exc:
             for c in self.containers:
                 self._set(c, reason="ContainerCreating", message=str(exc)[:300])
@@ -188,8 +230,11 @@ class PodRunner:
         delays = CrashLoopBackoff(self.deps.backoff_s, self.deps.max_backoff_s)
         first = True
         while not self.terminating.is_set():
+            image = await self._pull(c)
+            if image is None:
+                continue
             try:
-                argv, workdir = await self._prepare(c)
+                argv, workdir = await self._prepare(c, image)
             except envmod.ConfigError as exc:
                 self._set(c, state="waiting", reason="CreateContainerConfigError", message=str(exc))
                 await self._pause(delays.next(0.0) or self.deps.backoff_s)
@@ -220,19 +265,41 @@ class PodRunner:
             await self._pause(delay)
         return False
 
+    async def _pull(self, c: _Container) -> images.ImageConfig | None:
+        """The image's table row; when there is none, ErrImagePull then ImagePullBackOff (None: try again)."""
+        name = str(c.spec.get("image") or "")
+        try:
+            found = images.resolve(name, python_bin=self.deps.python_bin)
+        except images.ImageNotFound as exc:
+            if c.pull_backoff is None:
+                c.pull_backoff = CrashLoopBackoff(self.deps.backoff_s, self.deps.max_backoff_s)
+            delay = c.pull_backoff.next(0.0) or self.deps.backoff_s
+            self._set(c, state="waiting", reason="ErrImagePull", message=str(exc))
+            await self._pause(min(delay, self.deps.backoff_s))
+            if not self.terminating.is_set():
+                self._set(c, state="waiting", reason="ImagePullBackOff",
+                          message=f'Back-off pulling image "{name}": {exc}')
+                await self._pause(delay)
+            return None
+        c.pull_backoff = None
+        return found
+
     async def _pause(self, delay_s: float) -> None:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(delay_s):
                 await self.terminating.wait()
 
-    async def _prepare(self, c: _Container) -> tuple[list[str], str]:
+    async def _prepare(self, c: _Container, image: images.ImageConfig) -> tuple[list[str], str]:
         refs = await self.deps.fetch_refs(self.sandbox.namespace, envmod.referenced_objects(c.spec))
         status = {**(self.pod.get("status") or {}), "podIP": self.sandbox.ip, "podIPs": [{"ip": self.sandbox.ip}],
                   "hostIP": self.deps.host_ip, "hostIPs": [{"ip": self.deps.host_ip}]}
+        links = (self.pod.get("spec") or {}).get("enableServiceLinks") is not False
+        services = envmod.service_env(self.deps.services(), self.sandbox.namespace, links=links)
         own = envmod.container_env({**self.pod, "status": status}, c.spec,
-                                   refs=lambda kind, name: refs.get((kind, name)), capacity=self.deps.capacity)
-        c.env = {**envmod.base_env(self.deps.python_bin, self.sandbox.hostname), **own}
-        return envmod.container_argv(c.spec, own), self._workdir(c)
+                                   refs=lambda kind, name: refs.get((kind, name)), capacity=self.deps.capacity,
+                                   services=services)
+        c.env = {**envmod.base_env(self.deps.python_bin, self.sandbox.hostname), **services, **own}
+        return envmod.container_argv(c.spec, own, image), self._workdir(c)
 
     def _workdir(self, c: _Container) -> str:
         workdir = str(c.spec.get("workingDir") or "/")

@@ -3,9 +3,11 @@
 Guarantees:
 1. `start()` creates the pod's network (address, hosts file), then runs `ip netns exec NS unshare --pid --fork
    --mount-proc --mount --uts` with an init that is PID 1 of a new PID namespace: it takes the pod's hostname,
-   bind-mounts the per-pod directory over /tmp, each emptyDir volume at its mount path and a copy of
-   /etc/profile that keeps the local Python environment first on a login shell's PATH (in the pod's own
-   mount namespace only), reaps orphans, and on SIGTERM forwards SIGTERM to every process of the pod.
+   bind-mounts the per-pod directory over /tmp, each emptyDir and projected volume at its mount path
+   (read-only when asked; a missing mount point is created as an empty directory, which the host then keeps:
+   e.g. /var/run/secrets/kubernetes.io/serviceaccount) and a copy of /etc/profile that keeps the local Python
+   environment first on a login shell's PATH (in the pod's own mount namespace only), reaps orphans, and on
+   SIGTERM forwards SIGTERM to every process of the pod.
    `start()` returns once the init is ready, or raises `SandboxError` within its deadline.
 2. `spawn()` starts a container process with `nsenter` into the init's network, PID, mount and UTS
    namespaces, in its own session, its stdout and stderr appended to a log file; `exec()` runs a command the
@@ -16,7 +18,7 @@ Guarantees:
 4. `destroy()` (idempotent) kills what is left, removes the namespace, veth and /etc/netns entry and
    releases the address; `remove_dirs()` removes the per-pod directory (logs included).
 
-Not guaranteed: volumes other than emptyDir (ignored), per-container mounts (every mount is pod-wide),
+Not guaranteed: volumes other than emptyDir and projected (ignored), per-container mounts (every mount is pod-wide),
 securityContext (processes run as the agent's user), hostNetwork/hostPID (every pod gets its own namespaces),
 resource limits.
 """
@@ -33,7 +35,6 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .netns import NodeNetwork, PodNames
 
@@ -41,11 +42,13 @@ _INIT = r"""
 import ctypes, json, os, signal, socket, sys
 hostname, mounts = sys.argv[1], json.loads(sys.argv[2])
 libc = ctypes.CDLL(None, use_errno=True)
-for source, target in mounts:
-    if target.startswith("/tmp/"):
-        os.makedirs(target, exist_ok=True)
+for source, target, read_only in mounts:
+    if not os.path.lexists(target):
+        os.makedirs(target)
     if libc.mount(source.encode(), target.encode(), None, 4096 | 16384, None) != 0:  # MS_BIND | MS_REC
         raise OSError(ctypes.get_errno(), f"bind {source} over {target}")
+    if read_only and libc.mount(b"none", target.encode(), None, 4096 | 32 | 1, None) != 0:  # BIND|REMOUNT|RDONLY
+        raise OSError(ctypes.get_errno(), f"remount {target} read-only")
 socket.sethostname(hostname)
 wanted = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 for sig in wanted:
@@ -113,17 +116,6 @@ def _runtime_paths(python: str) -> list[str]:
             str(project)]
 
 
-def empty_dir_mounts(spec: Mapping[str, Any], dirs: PodDirs) -> list[tuple[str, str]]:
-    """(host dir, pod path) for every emptyDir mount of any container; one mount per pod path."""
-    empty = {v["name"] for v in spec.get("volumes") or [] if "emptyDir" in v}
-    mounts: dict[str, str] = {}
-    for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
-        for m in c.get("volumeMounts") or []:
-            if m.get("name") in empty and str(m.get("mountPath", "")).startswith("/"):
-                mounts.setdefault(str(m["mountPath"]).rstrip("/") or "/", str(dirs.volume(m["name"])))
-    return sorted(((src, dst) for dst, src in mounts.items()), key=lambda p: p[1])
-
-
 class PodSandbox:
     def __init__(self, *, network: NodeNetwork, names: PodNames, uid: str, namespace: str, hostname: str,
                  dirs: PodDirs, python: str, containers: int) -> None:
@@ -140,18 +132,19 @@ class PodSandbox:
         self._unshare: asyncio.subprocess.Process | None = None
         self._destroyed = False
 
-    async def start(self, hosts: Callable[[str], str], mounts: Sequence[tuple[str, str]],
+    async def start(self, hosts: Callable[[str], str], mounts: Sequence[tuple[str, str, bool]],
                     timeout_s: float = 15.0) -> None:
         # The pod's private /tmp hides the host's; what the pod runs from (the Python environment, the
         # project) may live there, so it is bound back into the pod's /tmp first (recursive binds carry it).
         tops = kept_under_tmp(_runtime_paths(self.python))
         kept = [(top, str(self.dirs.tmp / top[len("/tmp/"):])) for top in tops]
-        for d in (self.dirs.tmp, self.dirs.logs, *(Path(src) for src, _ in mounts), *(Path(i) for _, i in kept)):
+        for d in (self.dirs.tmp, self.dirs.logs, *(Path(m[0]) for m in mounts), *(Path(i) for _, i in kept)):
             d.mkdir(parents=True, exist_ok=True)
         self.dirs.tmp.chmod(0o1777)
         self.ip = self.network.allocate_ip(self.uid)
         await self.network.add_pod(self.names, self.ip, hosts(self.ip), self.namespace)
-        binds = [*kept, (str(self.dirs.tmp), "/tmp"), *mounts, *self._login_profile()]
+        binds = [*((src, dst, False) for src, dst in [*kept, (str(self.dirs.tmp), "/tmp")]), *mounts,
+                 *((src, dst, False) for src, dst in self._login_profile())]
         with (self.dirs.root / "sandbox.log").open("ab") as log:
             self._unshare = await asyncio.create_subprocess_exec(
                 "ip", "netns", "exec", self.names.netns, "unshare", "--pid", "--fork", "--mount-proc", "--mount",

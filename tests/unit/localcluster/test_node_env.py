@@ -14,7 +14,9 @@ from e2e.localcluster.node.env import (
     field_ref,
     referenced_objects,
     resource_ref,
+    service_env,
 )
+from e2e.localcluster.node.images import ImageConfig
 
 POD: dict[str, Any] = {
     "metadata": {"name": "p", "namespace": "ns", "uid": "u-1", "labels": {"app": "web"},
@@ -88,13 +90,58 @@ def test_resource_field_refs_round_up_by_the_divisor_and_fall_back_to_node_capac
     assert resource_ref({}, {"resource": "limits.cpu"}, {"cpu": "8"}) == "8"
 
 
-def test_argv_is_command_then_args_expanded_and_args_alone_run_as_the_command() -> None:
+def test_argv_is_command_then_args_expanded_and_merged_with_the_image_config_as_kubernetes_does() -> None:
     env = {"PORT": "8080"}
-    assert container_argv({"command": ["python", "-m"], "args": ["http.server", "$(PORT)"]}, env) == [
+    bare = ImageConfig(runs="python")
+    operator = ImageConfig(runs="rayservice", entrypoint=("/venv/bin/rayservice",), cmd=("run",))
+    assert container_argv({"command": ["python", "-m"], "args": ["http.server", "$(PORT)"]}, env, bare) == [
         "python", "-m", "http.server", "8080"]
-    assert container_argv({"args": ["python", "-V"]}, env) == ["python", "-V"]
-    with pytest.raises(ConfigError, match="no command"):
-        container_argv({"name": "c"}, env)
+    assert container_argv({"args": ["python", "-V"]}, env, bare) == ["python", "-V"]
+    assert container_argv({"args": ["run", "--port=$(PORT)"]}, env, operator) == [
+        "/venv/bin/rayservice", "run", "--port=8080"]
+    assert container_argv({}, env, operator) == ["/venv/bin/rayservice", "run"]
+    assert container_argv({"command": ["sh"]}, env, operator) == ["sh"]  # a command drops the image's CMD
+    with pytest.raises(ConfigError, match="no default command"):
+        container_argv({"name": "c"}, env, bare)
+
+
+KUBERNETES = {"metadata": {"namespace": "default", "name": "kubernetes"},
+              "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP"}]}}
+
+
+def test_every_pod_gets_the_kubernetes_service_variables_the_ray_autoscaler_reads() -> None:
+    env = service_env([KUBERNETES], "team", links=False)
+    assert env == {
+        "KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443",
+        "KUBERNETES_SERVICE_PORT_HTTPS": "443", "KUBERNETES_PORT": "tcp://10.96.0.1:443",
+        "KUBERNETES_PORT_443_TCP": "tcp://10.96.0.1:443", "KUBERNETES_PORT_443_TCP_PROTO": "tcp",
+        "KUBERNETES_PORT_443_TCP_PORT": "443", "KUBERNETES_PORT_443_TCP_ADDR": "10.96.0.1"}
+
+
+def test_service_links_cover_the_pods_namespace_only_and_skip_headless_services() -> None:
+    services = [KUBERNETES,
+                {"metadata": {"namespace": "team", "name": "my-db"},
+                 "spec": {"clusterIP": "10.96.0.7",
+                          "ports": [{"name": "sql", "port": 5432}, {"port": 9, "protocol": "UDP"}]}},
+                {"metadata": {"namespace": "other", "name": "web"}, "spec": {"clusterIP": "10.96.0.8",
+                                                                           "ports": [{"port": 80}]}},
+                {"metadata": {"namespace": "team", "name": "headless"}, "spec": {"clusterIP": "None",
+                                                                               "ports": [{"port": 80}]}}]
+    env = service_env(services, "team", links=True)
+    assert env["MY_DB_SERVICE_HOST"] == "10.96.0.7" and env["MY_DB_SERVICE_PORT"] == "5432"
+    assert env["MY_DB_SERVICE_PORT_SQL"] == "5432" and env["MY_DB_PORT"] == "tcp://10.96.0.7:5432"
+    assert env["MY_DB_PORT_9_UDP"] == "udp://10.96.0.7:9" and env["MY_DB_PORT_9_UDP_PROTO"] == "udp"
+    assert not any(k.startswith(("WEB_", "HEADLESS_")) for k in env)
+    assert "KUBERNETES_SERVICE_HOST" in env
+    assert not any(k.startswith("MY_DB") for k in service_env(services, "team", links=False))
+
+
+def test_container_variables_win_over_service_variables_and_may_refer_to_them() -> None:
+    services = service_env([KUBERNETES], "ns", links=True)
+    own = container_env(POD, {"env": [{"name": "API", "value": "https://$(KUBERNETES_SERVICE_HOST):443"},
+                                      {"name": "KUBERNETES_SERVICE_PORT", "value": "6443"}]},
+                        refs=lambda kind, name: None, capacity={}, services=services)
+    assert own == {"API": "https://10.96.0.1:443", "KUBERNETES_SERVICE_PORT": "6443"}
 
 
 def test_directories_under_tmp_that_the_pod_runs_from_are_kept_once_each() -> None:

@@ -1,0 +1,145 @@
+"""The node's image table: which local program stands in for a container image (pure, no pulls).
+
+The local node pulls nothing. Each image reference is looked up in one table; what it finds plays the part of
+the image's filesystem and its config (ENTRYPOINT and CMD):
+
+| image (any registry, tag or digest)     | runs                                           | ENTRYPOINT / CMD |
+|-----------------------------------------|------------------------------------------------|------------------|
+| `rayproject/ray*` (ray, ray-ml, ...)    | the project environment's Python with Ray      | - / -            |
+| `rayservice-operator` (any owner)       | the project environment's `rayservice` program | rayservice / run |
+| `python`                                | the project environment's Python               | - / python3      |
+| `busybox`, `radial/busyboxplus`         | the host's shell and tools                     | - / sh           |
+| `curlimages/curl`, `curl`               | the host's `curl`                              | curl / -         |
+| `redis`                                 | Debian's `redis-server` (`make system-deps`)   | - / redis-server |
+
+Guarantees:
+1. `normalize` reads a reference as a container runtime does: registry host (a first part with `.` or `:`, or
+   `localhost`) and `docker.io/library/` dropped, tag and digest split off; `nginx`, `docker.io/nginx:1`
+   and `docker.io/library/nginx@sha256:...` all have repository `nginx`.
+2. `resolve` finds the table row of a reference, or raises `ImageNotFound` whose message names the image,
+   this table and the images it knows (what the container's ErrImagePull / ImagePullBackOff shows). A row whose
+   program is missing on this machine (`redis-server` not installed) raises `ImageNotFound` saying how to get it.
+3. `container_argv` merges the container's command and args with the image's config as Kubernetes does:
+   command replaces ENTRYPOINT and drops CMD; args replace CMD; with neither, ENTRYPOINT + CMD. The result
+   must not be empty (`EmptyCommand`).
+4. Every program the table names is an absolute path or a name found on the pod's PATH (the project
+   environment first, then the host's system directories).
+
+Not guaranteed: image contents (a `rayproject/ray` pod sees the host's files), image versions (every tag runs
+the same local program), imagePullPolicy and pull secrets (ignored).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+Which = Callable[[str], str | None]
+
+
+class ImageNotFound(Exception):
+    """The image is not in the table (or its stand-in program is missing here): the kubelet's ErrImagePull."""
+
+
+class EmptyCommand(Exception):
+    """Neither the container nor the image config gives a command line."""
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    repository: str  # without registry and `library/`
+    tag: str  # "" when absent
+    digest: str  # "" when absent
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """What the table gives for an image: its stand-in (for messages) and its ENTRYPOINT and CMD."""
+
+    runs: str
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Row:
+    repositories: tuple[str, ...]  # exact names; a trailing `*` matches a prefix, a leading `*/` any owner
+    runs: str
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    needs: str = ""  # a host program the row depends on
+    install: str = ""
+
+    def matches(self, repository: str) -> bool:
+        return any(_matches(r, repository) for r in self.repositories)
+
+
+_TABLE: tuple[_Row, ...] = (
+    _Row(("rayproject/ray*",), "the project environment's Python with Ray"),
+    _Row(("rayservice-operator", "*/rayservice-operator"), "the project environment's rayservice",
+         ("{bin}/rayservice",), ("run",)),
+    _Row(("python",), "the project environment's Python", cmd=("python3",)),
+    _Row(("busybox", "radial/busyboxplus"), "the host's shell and tools", cmd=("sh",)),
+    _Row(("curlimages/curl", "curl"), "the host's curl", ("curl",), needs="curl",
+         install="apt-get install curl"),
+    _Row(("redis",), "Debian's redis-server", cmd=("redis-server",), needs="redis-server",
+         install="make system-deps, as root"),
+)
+
+
+def _matches(pattern: str, repository: str) -> bool:
+    if pattern.endswith("*"):
+        return repository.startswith(pattern[:-1])
+    if pattern.startswith("*/"):
+        return repository.endswith(pattern[1:])
+    return repository == pattern
+
+
+KNOWN = ", ".join(r for row in _TABLE for r in row.repositories)
+TABLE_DOC = "docs/local-cluster.md#images"
+
+
+def normalize(image: str) -> ImageRef:
+    rest, digest = image.strip(), ""
+    if "@" in rest:
+        rest, digest = rest.split("@", 1)
+    first, sep, remainder = rest.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        rest = remainder
+    tag = ""
+    last = rest.rsplit("/", 1)[-1]
+    if ":" in last:
+        rest, tag = rest.rsplit(":", 1)
+    if rest.startswith("library/"):
+        rest = rest[len("library/"):]
+    return ImageRef(repository=rest, tag=tag, digest=digest)
+
+
+def resolve(image: str, *, python_bin: str, which: Which = shutil.which) -> ImageConfig:
+    """The table's row for `image`, with `{bin}` replaced by the project environment's bin directory."""
+    if not image.strip():
+        raise ImageNotFound("the container names no image; the local node maps images to local programs "
+                            f"(its image table: {KNOWN}; see {TABLE_DOC})")
+    ref = normalize(image)
+    row = next((r for r in _TABLE if r.matches(ref.repository)), None)
+    if row is None:
+        raise ImageNotFound(f'image "{image}" is not in the local node\'s image table, which maps images to '
+                            f"local programs and pulls nothing (known: {KNOWN}; see {TABLE_DOC})")
+    if row.needs and which(row.needs) is None:
+        raise ImageNotFound(f'image "{image}" runs {row.runs}, but {row.needs} is not installed on this node '
+                            f"({row.install})")
+    return ImageConfig(runs=row.runs, entrypoint=tuple(a.format(bin=python_bin) for a in row.entrypoint),
+                       cmd=row.cmd)
+
+
+def container_argv(config: ImageConfig, command: Sequence[str], args: Sequence[str]) -> list[str]:
+    if command:
+        argv = [*command, *args]
+    elif args:
+        argv = [*config.entrypoint, *args]
+    else:
+        argv = [*config.entrypoint, *config.cmd]
+    if not argv:
+        raise EmptyCommand(f"the image's stand-in ({config.runs}) has no default command: set command (or args)")
+    return argv
