@@ -26,7 +26,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from rayservice.controller.raycluster._objects import mapping, sequence
+from rayservice.controller.objects import mapping, sequence
 from rayservice.controller.raycluster._quantity import whole_cpus
 from rayservice.controller.raycluster._raystart import DEFAULT_GCS_PORT, param_port
 

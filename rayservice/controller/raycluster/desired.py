@@ -56,8 +56,7 @@ from rayservice.api.labels import (
     SERVE_VALUE_TRUE,
 )
 from rayservice.controller import names
-from rayservice.controller.raycluster import _podspec
-from rayservice.controller.raycluster._objects import (
+from rayservice.controller.objects import (
     RawObject,
     group_name,
     is_suspended,
@@ -69,6 +68,10 @@ from rayservice.controller.raycluster._objects import (
     spec_of,
     worker_groups,
 )
+from rayservice.controller.objects import (
+    owner_reference as controller_reference,
+)
+from rayservice.controller.raycluster import _podspec
 from rayservice.controller.raycluster._raystart import (
     DEFAULT_GCS_PORT,
     complete_params,
@@ -134,14 +137,7 @@ def desired_worker_counts(cluster: RawObject) -> dict[str, int]:
 
 def owner_reference(cluster: RawObject) -> dict[str, Any]:
     """The controller ownerReference every child of ``cluster`` carries (guarantee 3)."""
-    return {
-        "apiVersion": "ray.io/v1",
-        "kind": "RayCluster",
-        "name": name_of(cluster),
-        "uid": str(metadata(cluster).get("uid") or ""),
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
+    return controller_reference(cluster, "RayCluster")
 
 
 def _pod(cluster: RawObject, group_spec: Mapping[str, Any], *, name: str, head: bool, group: str) -> dict[str, Any]:

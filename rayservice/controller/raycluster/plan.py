@@ -1,6 +1,11 @@
-"""Which pods to create and which to delete so a RayCluster has one head and its desired workers.
+"""One RayCluster pass, decided: the Services to ensure and which pods to create and delete so the cluster has
+one head and its desired workers.
 
 Guarantees:
+0. ``plan_pass`` is the whole decision of a pass over what ``ClusterObserved`` holds: an invalid spec
+   (``validate_cluster``) plans nothing but its problems; otherwise the head and dashboard Services, the
+   pod plan below, and whether the pass must wait for pods its cache does not show yet (``waiting``: it
+   creates pods, or earlier creates are still in flight).
 1. Exactly one head: a missing head, or one that Failed or Succeeded, gets a replacement; of several live
    heads the best (Ready, then Running, then oldest) is kept and the others are deleted.
 2. Per worker group, ``desired_worker_counts``: pods named in ``scaleStrategy.workersToDelete`` are deleted
@@ -34,15 +39,15 @@ from typing import Any
 
 from rayservice.api.labels import NODE_TYPE_HEAD, NODE_TYPE_WORKER
 from rayservice.controller import names
-from rayservice.controller.raycluster._objects import (
+from rayservice.controller.objects import (
     RawObject,
     age_key,
     belongs_to,
     group_name,
     group_of,
+    is_deleting,
     is_finished,
     is_suspended,
-    is_terminating,
     mapping,
     name_of,
     node_type_of,
@@ -50,7 +55,14 @@ from rayservice.controller.raycluster._objects import (
     sequence,
     worker_groups,
 )
-from rayservice.controller.raycluster.desired import desired_head_pod, desired_worker_counts, desired_worker_pod
+from rayservice.controller.raycluster.desired import (
+    desired_dashboard_service,
+    desired_head_pod,
+    desired_head_service,
+    desired_worker_counts,
+    desired_worker_pod,
+)
+from rayservice.controller.raycluster.validate import Problem, validate_cluster
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +78,41 @@ class PodPlan:
         return not self.create and not self.delete
 
 
+@dataclass(frozen=True, slots=True)
+class ClusterObserved:
+    """What a pass read: the cluster, the pods of its namespace the cache shows, the names still in flight."""
+
+    cluster: RawObject
+    pods: list[RawObject]
+    in_flight: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterPassPlan:
+    """The writes of one pass (guarantee 0); ``heads`` names the head pods among those to delete."""
+
+    problems: tuple[Problem, ...] = ()
+    services: tuple[dict[str, Any], ...] = ()
+    pods: PodPlan = field(default_factory=lambda: PodPlan())
+    heads: frozenset[str] = frozenset()
+    waiting: bool = False
+
+
+def plan_pass(observed: ClusterObserved, *, rng: random.Random) -> ClusterPassPlan:
+    """Guarantee 0."""
+    cluster = observed.cluster
+    if problems := validate_cluster(cluster):
+        return ClusterPassPlan(problems=tuple(problems))
+    pods = plan_pods(cluster, observed.pods, in_flight=observed.in_flight, rng=rng)
+    heads = frozenset(name_of(pod) for pod in observed.pods if node_type_of(pod) == NODE_TYPE_HEAD)
+    return ClusterPassPlan(
+        services=(desired_head_service(cluster), desired_dashboard_service(cluster)),
+        pods=pods,
+        heads=heads & set(pods.delete),
+        waiting=bool(pods.create or observed.in_flight),
+    )
+
+
 def plan_pods(
     cluster: RawObject,
     observed_pods: Iterable[RawObject],
@@ -77,7 +124,7 @@ def plan_pods(
     pods = [pod for pod in observed_pods if belongs_to(pod, cluster)]
     seen = {name_of(pod) for pod in pods}
     pending = [name for name in in_flight if name not in seen]
-    live = [pod for pod in pods if not is_terminating(pod)]
+    live = [pod for pod in pods if not is_deleting(pod)]
     if is_suspended(cluster):
         return PodPlan(delete=sorted(name_of(pod) for pod in live))
     taken = seen | set(pending)

@@ -1,4 +1,5 @@
-"""Reconcile one RayCluster: its head and dashboard Services, one head pod, its workers, then its status.
+"""Reconcile one RayCluster: observe (caches) -> ``plan_pass`` (pure) -> apply (Services, then pod deletes, then
+pod creates) -> status.
 
 Guarantees:
 1. Idempotent and level-triggered: a reconcile reads the cluster, its pods and its Services from the informer
@@ -12,9 +13,9 @@ Guarantees:
 4. Services: a missing one is created; an existing one whose owned fields (selector, ports, type, labels,
    annotations, controller reference) differ gets one merge patch of those fields only, so its clusterIP
    stays; a Service of the same name controlled by another object is left alone, with a warning event.
-5. Pods follow ``plan_pods``: deletes first (NotFound counts as done), then creates. A created name stays in
-   ``deps.inflight`` until the cache shows it, so a stale cache never leads to a second create; AlreadyExists
-   counts as created. A suspended cluster loses its pods, keeps its Services.
+5. Pods follow ``plan_pass`` (``plan_pods``): deletes first (NotFound counts as done), then creates. A created
+   name stays in ``deps.inflight`` until the cache shows it, so a stale cache never leads to a second create;
+   AlreadyExists counts as created. A suspended cluster loses its pods, keeps its Services.
 6. Events only for actions a user would not infer from the objects themselves, and for failures:
    ``UpdatedService``, ``DeletedHeadPod``, ``DeletedWorkerPod``; warnings ``FailedToCreatePod``,
    ``FailedToDeletePod``, ``FailedToCreateService``, ``InvalidSpec``. Creating a Service or a pod emits none
@@ -42,9 +43,8 @@ so one ``InFlight``, among all reconciles of a controller.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Final, Protocol
 
 import structlog
@@ -53,53 +53,33 @@ from rayservice.api import CONDITION_RAY_CLUSTER_PROVISIONED, NODE_TYPE_HEAD, Ob
 from rayservice.clock import Clock
 from rayservice.controller.caches import CLUSTER_INDEX
 from rayservice.controller.events import NORMAL, WARNING
-from rayservice.controller.raycluster._objects import (
+from rayservice.controller.objects import (
+    CacheReader,
+    EventEmitter,
+    KubeWriter,
     RawObject,
-    mapping,
+    controlled_by_other,
+    ensure_service,
+    find_condition,
     metadata,
     name_of,
     namespace_of,
     node_type_of,
-    sequence,
+    parse_time,
+    status_of,
+    write_status_if_changed,
 )
-from rayservice.controller.raycluster.desired import desired_dashboard_service, desired_head_service
 from rayservice.controller.raycluster.inflight import InFlight
-from rayservice.controller.raycluster.plan import plan_pods
-from rayservice.controller.raycluster.service_patch import controlled_by_other, service_patch
+from rayservice.controller.raycluster.plan import ClusterObserved, ClusterPassPlan, plan_pass
 from rayservice.controller.raycluster.status import STARTING_REQUEUE_S, compute_status, requeue_after_s
-from rayservice.controller.raycluster.validate import validate_cluster
 from rayservice.informers import controller_owner
-from rayservice.kube import PODS, RAY_CLUSTERS, SERVICES, AlreadyExists, ApiError, NotFound, Patch, Resource
+from rayservice.kube import PODS, RAY_CLUSTERS, AlreadyExists, ApiError, NotFound
 from rayservice.runtime import DONE, Result, WrittenVersions
 
 NO_OWNER_KIND: Final = "None"
 """``owner_kind`` of a RayCluster nobody controls, as KubeRay labels it."""
 
 _log = structlog.get_logger(__name__)
-
-
-class ClusterApi(Protocol):
-    """The writes a RayCluster reconcile makes (plus one live read); ``rayservice.kube.KubeClient`` is one."""
-
-    async def get(self, resource: Resource, name: str, *, namespace: str | None = None) -> dict[str, Any]: ...
-
-    async def create(
-        self, resource: Resource, body: Mapping[str, Any], *, namespace: str | None = None
-    ) -> dict[str, Any]: ...
-
-    async def patch(self, resource: Resource, name: str, patch: Patch, *, namespace: str | None = None) -> Any: ...
-
-    async def replace_status(
-        self, resource: Resource, name: str, body: Mapping[str, Any], *, namespace: str | None = None
-    ) -> dict[str, Any]: ...
-
-    async def delete(self, resource: Resource, name: str, *, namespace: str | None = None) -> Any: ...
-
-
-class CacheReader(Protocol):
-    def get(self, key: ObjectKey) -> RawObject | None: ...
-
-    def by_index(self, index: str, value: str) -> Sequence[RawObject]: ...
 
 
 class ClusterCaches(Protocol):
@@ -113,12 +93,6 @@ class ClusterCaches(Protocol):
 
     @property
     def services(self) -> CacheReader: ...
-
-
-class EventSink(Protocol):
-    """``rayservice.controller.events.EventRecorder`` is one."""
-
-    async def emit(self, obj: Mapping[str, Any], type_: str, reason: str, message: str) -> None: ...
 
 
 class RayClusterMetrics(Protocol):
@@ -137,9 +111,9 @@ class RayClusterMetrics(Protocol):
 class RayClusterDeps:
     """Everything a RayCluster reconcile reads from and writes with."""
 
-    kube: ClusterApi
+    kube: KubeWriter
     caches: ClusterCaches
-    events: EventSink
+    events: EventEmitter
     clock: Clock
     rng: random.Random
     inflight: InFlight
@@ -160,58 +134,57 @@ async def reconcile(key: ObjectKey, deps: RayClusterDeps) -> Result:
         return DONE
     owner = controller_owner(cluster)
     deps.metrics.cluster_info(key.name, key.namespace, str(owner.get("kind")) if owner else NO_OWNER_KIND)
-    if problems := validate_cluster(cluster):
-        status = compute_status(cluster, [], None, now=deps.clock.now(), problems=problems)
-        if await write_status_if_changed(cluster, status, deps):
-            await deps.events.emit(cluster, WARNING, "InvalidSpec", "; ".join(str(p) for p in problems))
+    observed = observe(key, cluster, deps)
+    plan = plan_pass(observed, rng=deps.rng)
+    if plan.problems:
+        status = compute_status(cluster, [], None, now=deps.clock.now(), problems=list(plan.problems))
+        if await write_status(cluster, status, deps):
+            await deps.events.emit(cluster, WARNING, "InvalidSpec", "; ".join(str(p) for p in plan.problems))
         return DONE  # the next spec edit wakes us
-    head_service = await ensure_service(cluster, desired_head_service(cluster), deps)
-    await ensure_service(cluster, desired_dashboard_service(cluster), deps)
-    pods, waiting = await ensure_pods(key, cluster, deps)
-    if waiting:
+    head_service = await apply_plan(key, cluster, plan, deps)
+    if plan.waiting:
         return Result(requeue_after_s=STARTING_REQUEUE_S)  # guarantee 7: the new pods' events wake us
-    status = compute_status(cluster, pods, head_service, now=deps.clock.now(), problems=[])
-    await write_status_if_changed(cluster, status, deps)
+    status = compute_status(cluster, observed.pods, head_service, now=deps.clock.now(), problems=[])
+    await write_status(cluster, status, deps)
     return Result(requeue_after_s=requeue_after_s(status))
 
 
-async def ensure_service(cluster: RawObject, desired: dict[str, Any], deps: RayClusterDeps) -> RawObject | None:
-    """Create or patch one Service (guarantee 4); the Service as it now is, or None when it is not ours."""
-    name, namespace = name_of(desired), namespace_of(desired)
-    current = deps.caches.services.get(ObjectKey(namespace, name))
-    if current is None:
-        try:
-            created = await deps.kube.create(SERVICES, desired, namespace=namespace)
-        except AlreadyExists:
-            current = await deps.kube.get(SERVICES, name, namespace=namespace)  # the cache is behind, or lacks it
-        else:
-            _log.info("service_created", service=name)
-            return created
-    if controlled_by_other(current, cluster):
-        message = f"Service {namespace}/{name} exists and is controlled by another object"
-        await deps.events.emit(cluster, WARNING, "FailedToCreateService", message)
-        return None
-    patch = service_patch(current, desired)
-    if patch is None:
-        return current
-    updated = await deps.kube.patch(SERVICES, name, patch, namespace=namespace)
-    fields = ", ".join(sorted(f"{part}.{field}" for part, owned in patch.items() for field in owned))
-    await deps.events.emit(cluster, NORMAL, "UpdatedService", f"Updated Service {namespace}/{name}: {fields}")
-    return updated if isinstance(updated, Mapping) else current
-
-
-async def ensure_pods(key: ObjectKey, cluster: RawObject, deps: RayClusterDeps) -> tuple[list[RawObject], bool]:
-    """Apply ``plan_pods`` (guarantee 5); the pods the cache shows, and whether some created pod is not among them."""
+def observe(key: ObjectKey, cluster: RawObject, deps: RayClusterDeps) -> ClusterObserved:
+    """The cluster's pods as the cache shows them, and the names created earlier that it does not show yet."""
     pods = [pod for pod in deps.caches.pods.by_index(CLUSTER_INDEX, key.name) if namespace_of(pod) == key.namespace]
     in_flight = deps.inflight.pending(key, seen={name_of(pod) for pod in pods})
-    plan = plan_pods(cluster, pods, in_flight=in_flight, rng=deps.rng)
-    heads = {name_of(pod) for pod in pods if node_type_of(pod) == NODE_TYPE_HEAD}
-    for name in plan.delete:
-        await delete_pod(cluster, name, "head" if name in heads else "worker", deps)
+    return ClusterObserved(cluster, pods, frozenset(in_flight))
+
+
+async def apply_plan(
+    key: ObjectKey, cluster: RawObject, plan: ClusterPassPlan, deps: RayClusterDeps
+) -> RawObject | None:
+    """Guarantees 4-5, in that order; the head Service as it now is (None when it is not ours)."""
+    ensured = [await _ensure_service(cluster, desired, deps) for desired in plan.services]
+    for name in plan.pods.delete:
+        await delete_pod(cluster, name, "head" if name in plan.heads else "worker", deps)
         deps.inflight.discard(key, name)
-    for pod in plan.create:
+    for pod in plan.pods.create:
         await create_pod(key, cluster, pod, deps)
-    return pods, bool(plan.create or in_flight)
+    return ensured[0] if ensured else None
+
+
+async def _ensure_service(cluster: RawObject, desired: dict[str, Any], deps: RayClusterDeps) -> RawObject | None:
+    """Guarantee 4: create or patch one Service; the Service as it now is, or None when it is not ours."""
+    name, namespace = name_of(desired), namespace_of(desired)
+    done = await ensure_service(
+        deps.kube,
+        deps.caches.services.get(ObjectKey(namespace, name)),
+        desired,
+        is_foreign=lambda service: controlled_by_other(service, cluster, kind="RayCluster"),
+    )
+    if done.action == "foreign":
+        message = f"Service {namespace}/{name} exists and is controlled by another object"
+        await deps.events.emit(cluster, WARNING, "FailedToCreateService", message)
+    elif done.action == "patched" and done.patch is not None:
+        fields = ", ".join(sorted(f"{part}.{field}" for part, owned in done.patch.items() for field in owned))
+        await deps.events.emit(cluster, NORMAL, "UpdatedService", f"Updated Service {namespace}/{name}: {fields}")
+    return done.service
 
 
 async def create_pod(key: ObjectKey, cluster: RawObject, pod: dict[str, Any], deps: RayClusterDeps) -> None:
@@ -245,40 +218,19 @@ async def delete_pod(cluster: RawObject, name: str, role: str, deps: RayClusterD
     await deps.events.emit(cluster, NORMAL, reason, f"Deleted {role} Pod {namespace}/{name}")
 
 
-async def write_status_if_changed(cluster: RawObject, status: dict[str, Any], deps: RayClusterDeps) -> bool:
-    """Replace the stored status with ``status`` unless they are equal (guarantee 7); True when written."""
+async def write_status(cluster: RawObject, status: dict[str, Any], deps: RayClusterDeps) -> bool:
+    """Guarantees 7-8: replace the stored status unless it is equal, then the metrics; True when written."""
     name, namespace = name_of(cluster), namespace_of(cluster)
     provisioned = _is_provisioned(status)
     deps.metrics.cluster_provisioned(name, namespace, provisioned)
-    stored = mapping(cluster.get("status"))
-    if _ordered(stored) == _ordered(status):
+    if await write_status_if_changed(deps.kube, RAY_CLUSTERS, cluster, status, deps.written) is None:
         return False
-    body = {**cluster, "status": status}
-    answer = await deps.kube.replace_status(RAY_CLUSTERS, name, body, namespace=namespace)
-    old_version, new_version = metadata(cluster).get("resourceVersion"), metadata(answer).get("resourceVersion")
-    deps.written.replaced(ObjectKey(namespace, name), old_version, new_version)
-    _log.debug("status_written", state=status.get("state"))
-    created = _parse_time(metadata(cluster).get("creationTimestamp"))
-    if provisioned and not _is_provisioned(stored) and created is not None:
+    created = parse_time(metadata(cluster).get("creationTimestamp"))
+    if provisioned and not _is_provisioned(status_of(cluster)) and created is not None:
         deps.metrics.cluster_provisioned_duration(name, namespace, (deps.clock.now() - created).total_seconds())
     return True
 
 
-def _ordered(status: Mapping[str, Any]) -> dict[str, Any]:
-    """``status`` with its conditions sorted by type: their order carries no meaning."""
-    conditions = sorted(sequence(status.get("conditions")), key=lambda item: str(mapping(item).get("type")))
-    return {**status, "conditions": conditions} if "conditions" in status else dict(status)
-
-
 def _is_provisioned(status: Mapping[str, Any]) -> bool:
-    return any(
-        mapping(item).get("type") == CONDITION_RAY_CLUSTER_PROVISIONED and mapping(item).get("status") == "True"
-        for item in sequence(status.get("conditions"))
-    )
-
-
-def _parse_time(value: object) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
+    condition = find_condition(status.get("conditions"), CONDITION_RAY_CLUSTER_PROVISIONED)
+    return condition is not None and condition.get("status") == "True"

@@ -20,10 +20,9 @@ from typing import Final, Protocol
 from rayservice.api import RAY_CLUSTER_LABEL
 from rayservice.clock import Clock
 from rayservice.controller.caches import Caches
+from rayservice.controller.objects import EventEmitter, KubeWriter
 from rayservice.controller.raycluster.inflight import InFlight
 from rayservice.controller.raycluster.reconcile import (
-    ClusterApi,
-    EventSink,
     RayClusterDeps,
     RayClusterMetrics,
     reconcile,
@@ -40,14 +39,14 @@ class RayClusterControllerMetrics(RayClusterMetrics, ReconcileMetrics, QueueMetr
 
 
 def raycluster_controller(
-    kube: ClusterApi,
+    kube: KubeWriter,
     caches: Caches,
     *,
     workers: int,
     clock: Clock,
     rng: random.Random,
     metrics: RayClusterControllerMetrics,
-    events: EventSink,
+    events: EventEmitter,
 ) -> Controller:
     """The RayCluster controller, watching the informers of ``caches`` (see the module docstring)."""
     deps = RayClusterDeps(

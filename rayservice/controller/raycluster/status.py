@@ -39,7 +39,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from rayservice.api.common import format_kube_time
 from rayservice.api.labels import NODE_TYPE_HEAD, NODE_TYPE_WORKER
 from rayservice.api.raycluster import (
     CONDITION_HEAD_POD_READY,
@@ -47,15 +46,17 @@ from rayservice.api.raycluster import (
     STATE_READY,
     STATE_SUSPENDED,
 )
-from rayservice.controller.raycluster._objects import (
+from rayservice.controller.objects import (
     RawObject,
     belongs_to,
+    find_condition,
     group_of,
+    is_deleting,
     is_ready,
     is_running,
     is_suspended,
-    is_terminating,
     mapping,
+    merge_conditions,
     metadata,
     name_of,
     node_type_of,
@@ -88,9 +89,11 @@ def compute_status(
     if problems:
         unchanged = copy.deepcopy(dict(previous))
         failure = _condition(CONDITION_REPLICA_FAILURE, True, REASON_VALIDATION_FAILED, _summary(problems))
-        unchanged["conditions"] = _merge_conditions(previous, [failure], now=now, generation=generation)
+        unchanged["conditions"] = merge_conditions(
+            previous.get("conditions"), [failure], now=now, generation=generation
+        )
         return unchanged
-    live = [pod for pod in pods if belongs_to(pod, cluster) and not is_terminating(pod)]
+    live = [pod for pod in pods if belongs_to(pod, cluster) and not is_deleting(pod)]
     head = pick_head(pod for pod in live if node_type_of(pod) == NODE_TYPE_HEAD)
     counts = desired_worker_counts(cluster)
     workers = [pod for pod in live if node_type_of(pod) == NODE_TYPE_WORKER and group_of(pod) in counts]
@@ -114,8 +117,8 @@ def compute_status(
         "maxWorkerReplicas": high,
         "endpoints": _endpoints(head_service),
         "head": _head_info(head, head_service),
-        "conditions": _merge_conditions(
-            previous, conditions, now=now, generation=generation, drop=CONDITION_REPLICA_FAILURE
+        "conditions": merge_conditions(
+            previous.get("conditions"), conditions, now=now, generation=generation, drop=CONDITION_REPLICA_FAILURE
         ),
     }
     if isinstance(generation, int):
@@ -161,55 +164,12 @@ def _head_condition(head: RawObject | None) -> dict[str, Any]:
 def _provisioned_condition(previous: Mapping[str, Any], state: str) -> dict[str, Any]:
     if state == STATE_SUSPENDED:
         return _condition(CONDITION_RAY_CLUSTER_PROVISIONED, False, "RayClusterSuspended", "RayCluster is suspended")
-    before = _find(sequence(previous.get("conditions")), CONDITION_RAY_CLUSTER_PROVISIONED)
+    before = find_condition(previous.get("conditions"), CONDITION_RAY_CLUSTER_PROVISIONED)
     if state == STATE_READY or (before is not None and before.get("status") == "True"):
         message = "All Ray Pods are ready for the first time"
         return _condition(CONDITION_RAY_CLUSTER_PROVISIONED, True, "AllPodRunningAndReadyFirstTime", message)
     message = "RayCluster Pods are being provisioned for the first time"
     return _condition(CONDITION_RAY_CLUSTER_PROVISIONED, False, "RayClusterPodsProvisioning", message)
-
-
-def _merge_conditions(
-    previous: Mapping[str, Any],
-    updates: list[dict[str, Any]],
-    *,
-    now: datetime,
-    generation: object,
-    drop: str | None = None,
-) -> list[dict[str, Any]]:
-    """The previous conditions with ``updates`` applied in place (new types appended), ``drop`` removed."""
-    pending = {update["type"]: update for update in updates}
-    merged: list[dict[str, Any]] = []
-    for old in sequence(previous.get("conditions")):
-        if not isinstance(old, Mapping):
-            continue
-        kind = old.get("type")
-        if kind in pending:
-            merged.append(_transition(old, pending.pop(kind), now, generation))
-        elif kind != drop:
-            merged.append(copy.deepcopy(dict(old)))
-    merged += [_transition(None, update, now, generation) for update in pending.values()]
-    return merged
-
-
-def _transition(
-    old: Mapping[str, Any] | None, new: dict[str, Any], now: datetime, generation: object
-) -> dict[str, Any]:
-    condition = dict(new)
-    if old is not None and old.get("status") == new["status"] and old.get("lastTransitionTime"):
-        condition["lastTransitionTime"] = old["lastTransitionTime"]
-    else:
-        condition["lastTransitionTime"] = format_kube_time(now)
-    if isinstance(generation, int):
-        condition["observedGeneration"] = generation
-    return condition
-
-
-def _find(conditions: Sequence[Any], kind: str) -> Mapping[str, Any] | None:
-    for condition in conditions:
-        if isinstance(condition, Mapping) and condition.get("type") == kind:
-            return condition
-    return None
 
 
 def _bounds(cluster: RawObject) -> tuple[int, int]:

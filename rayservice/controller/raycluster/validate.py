@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from rayservice.api.labels import NODE_TYPE_HEAD, NODE_TYPE_WORKER
 from rayservice.controller import names
-from rayservice.controller.raycluster._objects import RawObject, mapping, name_of, sequence, spec_of
+from rayservice.controller.objects import RawObject, mapping, name_of, sequence, spec_of
 from rayservice.controller.raycluster._podspec import ray_container_index
 from rayservice.controller.raycluster._quantity import parse_quantity
 from rayservice.controller.raycluster._raystart import is_valid_flag_name

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from rayservice.controller.names import cluster_config_hash
-from rayservice.controller.rayservice._raw import RawObject, generation_of, mapping, name_of, spec_of, uid_of
+from rayservice.controller.objects import RawObject, generation_of, mapping, name_of, spec_of, uid_of
 from rayservice.controller.rayservice.validate import ServiceCheck, check_service
 from rayservice.informers import share_strings
 

@@ -48,8 +48,7 @@ from rayservice.api.labels import (
     SERVE_VALUE_TRUE,
 )
 from rayservice.controller import names
-from rayservice.controller.raycluster import desired_head_service as desired_cluster_head_service
-from rayservice.controller.rayservice._raw import (
+from rayservice.controller.objects import (
     RawObject,
     annotations_of,
     labels_of,
@@ -60,6 +59,7 @@ from rayservice.controller.rayservice._raw import (
     sequence,
     spec_of,
 )
+from rayservice.controller.raycluster import desired_head_service as desired_cluster_head_service
 
 REPLACEMENTS_ANNOTATION: Final = "rayservice.ray.io/unhealthy-replacements"
 """On a cluster made to replace an unhealthy one: how many replacements in a row led to it (1, 2, ...)."""

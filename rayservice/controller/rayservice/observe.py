@@ -34,7 +34,7 @@ from rayservice.api.labels import NODE_TYPE_HEAD, NODE_TYPE_LABEL, RAY_CLUSTER_L
 from rayservice.api.raycluster import CONDITION_HEAD_POD_READY
 from rayservice.controller.caches import CLUSTER_INDEX, SERVICE_NAME_INDEX
 from rayservice.controller.names import rayservice_head_service_name
-from rayservice.controller.rayservice._raw import (
+from rayservice.controller.objects import (
     RawObject,
     controller_uid,
     find_condition,

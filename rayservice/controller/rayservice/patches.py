@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from rayservice.controller.rayservice._raw import RawObject, mapping, metadata, sequence, spec_of, whole_number
+from rayservice.controller.objects import RawObject, mapping, metadata, sequence, spec_of, whole_number
 
 _INT32_MAX: Final = 2**31 - 1
 _IMMUTABLE: Final = frozenset({"clusterIP", "clusterIPs"})

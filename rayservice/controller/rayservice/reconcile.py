@@ -40,7 +40,7 @@ from rayservice.api import ObjectKey
 from rayservice.api.rayservice import CONDITION_READY, CONDITION_UPGRADE_IN_PROGRESS
 from rayservice.controller.caches import CLUSTER_INDEX
 from rayservice.controller.events import WARNING
-from rayservice.controller.rayservice._raw import (
+from rayservice.controller.objects import (
     RawObject,
     find_condition,
     generation_of,

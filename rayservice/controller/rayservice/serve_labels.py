@@ -28,7 +28,7 @@ from rayservice.api.labels import (
     SERVE_VALUE_FALSE,
     SERVE_VALUE_TRUE,
 )
-from rayservice.controller.rayservice._raw import (
+from rayservice.controller.objects import (
     RawObject,
     controller_uid,
     is_deleting,

@@ -46,7 +46,7 @@ from typing import Any, Final, Literal
 from rayservice.api.common import format_kube_time
 from rayservice.api.rayservice import CONDITION_READY, CONDITION_UPGRADE_IN_PROGRESS, SERVICE_STATUS_RUNNING
 from rayservice.api.serve import Problem
-from rayservice.controller.rayservice._raw import (
+from rayservice.controller.objects import (
     RawObject,
     find_condition,
     generation_of,

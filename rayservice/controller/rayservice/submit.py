@@ -19,7 +19,7 @@ import structlog
 
 from rayservice.api import ObjectKey
 from rayservice.controller.events import NORMAL, WARNING
-from rayservice.controller.rayservice._raw import RawObject, namespace_of
+from rayservice.controller.objects import RawObject, namespace_of
 from rayservice.controller.rayservice.deps import Deps
 from rayservice.controller.rayservice.observe import ServeState
 from rayservice.controller.rayservice.serve_diff import LastPut, config_digest, decide_serve

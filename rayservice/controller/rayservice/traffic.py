@@ -18,7 +18,7 @@ from typing import Final
 import structlog
 
 from rayservice.controller.events import NORMAL
-from rayservice.controller.rayservice._raw import RawObject, metadata, name_of, namespace_of, parse_time
+from rayservice.controller.objects import RawObject, metadata, name_of, namespace_of, parse_time
 from rayservice.controller.rayservice.deps import Deps
 from rayservice.controller.rayservice.desired import desired_head_service, desired_serve_service
 from rayservice.controller.rayservice.observe import Observed

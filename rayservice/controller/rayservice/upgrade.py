@@ -40,7 +40,7 @@ from typing import Final
 
 from rayservice.api.labels import CLUSTER_HASH_ANNOTATION, DELETE_AFTER_ANNOTATION
 from rayservice.controller import names
-from rayservice.controller.rayservice._raw import (
+from rayservice.controller.objects import (
     RawObject,
     annotations_of,
     is_deleting,

@@ -27,8 +27,8 @@ from typing import Any, Final
 from rayservice.api.serve import Problem
 from rayservice.api.v1alpha1 import desired_serve_config
 from rayservice.controller import names
+from rayservice.controller.objects import RawObject, mapping, name_of, spec_of
 from rayservice.controller.raycluster import validate_cluster
-from rayservice.controller.rayservice._raw import RawObject, mapping, name_of, spec_of
 from rayservice.controller.rayservice.desired import desired_cluster
 
 INCREMENTAL_UPGRADE: Final = "NewClusterWithIncrementalUpgrade"

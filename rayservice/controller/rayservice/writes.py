@@ -27,7 +27,7 @@ import structlog
 
 from rayservice.api import DELETE_AFTER_ANNOTATION, SERVE_LABEL, ObjectKey, format_kube_time
 from rayservice.controller.events import NORMAL
-from rayservice.controller.rayservice._raw import (
+from rayservice.controller.objects import (
     RawObject,
     controller_uid,
     is_controlled_by,

@@ -12,7 +12,9 @@ from tests.unit.surfaces import assert_all_sorted_and_importable, assert_pure
 PACKAGES = ["rayservice.controller.raycluster", "rayservice.controller.names"]
 PURE_MODULES = [
     "rayservice.controller.names",
-    "rayservice.controller.raycluster._objects",
+    "rayservice.controller.objects.access",
+    "rayservice.controller.objects.conditions",
+    "rayservice.controller.objects.service_diff",
     "rayservice.controller.raycluster._podspec",
     "rayservice.controller.raycluster._quantity",
     "rayservice.controller.raycluster._raystart",

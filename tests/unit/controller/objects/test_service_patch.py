@@ -7,9 +7,9 @@ import copy
 import inspect
 from typing import Any
 
+from rayservice.controller.objects import controlled_by_other, service_patch
+from rayservice.controller.objects import service_diff as module
 from rayservice.controller.raycluster import desired_head_service
-from rayservice.controller.raycluster import service_patch as module
-from rayservice.controller.raycluster.service_patch import controlled_by_other, service_patch
 from tests.unit.controller.raycluster.samples import cluster
 
 
