@@ -12,7 +12,9 @@ import pytest
 from tests.unit.surfaces import assert_all_sorted_and_importable, assert_pure
 
 PACKAGE = "rayservice.controller.rayservice"
-PURE_MODULES = ["desired", "serve_health", "patches", "serve_diff", "serve_labels", "status", "upgrade", "validate"]
+PURE_MODULES = [
+    "desired", "serve_health", "patches", "serve_diff", "serve_labels", "status", "upgrade", "validate",
+]
 PUBLIC_MODULES = [*PURE_MODULES, "deps", "memory", "setup"]
 MAX_LINES = 300
 
