@@ -46,7 +46,8 @@ def review(plural: str, body: Any, requester: UserInfo, authorizer: Authorizer, 
     if not isinstance(spec, Mapping):
         raise invalid(GROUP, kind, "", [Cause("spec", "FieldValueInvalid", "Invalid value: must be an object")])
     out: dict[str, Any] = {"kind": kind, "apiVersion": API_VERSION,
-                           "metadata": dict(body.get("metadata") or {}), "spec": dict(spec)}
+                           "metadata": {"creationTimestamp": None, **dict(body.get("metadata") or {})},
+                           "spec": dict(spec)}
     if plural == "selfsubjectrulesreviews":
         out["status"] = rules_review(requester, authorizer, str(spec.get("namespace") or ""))
         return out
