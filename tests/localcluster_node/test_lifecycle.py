@@ -65,7 +65,8 @@ async def test_a_crashed_container_restarts_per_restart_policy(cluster: Cluster)
 
 async def test_a_failing_liveness_probe_restarts_the_container(cluster: Cluster) -> None:
     cluster.create("pods", {"metadata": {"name": "sick"}, "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
-        "name": "main", "image": "python:3.11", "command": ["python", "-c", "import time\nfor _ in range(600): time.sleep(0.1)"],
+        "name": "main", "image": "python:3.11",
+        "command": ["python", "-c", "import time\nfor _ in range(600): time.sleep(0.1)"],
         "livenessProbe": {"exec": {"command": ["python", "-c", "import sys; sys.exit(1)"]}, "periodSeconds": 1,
                           "failureThreshold": 2}}]}})
     await cluster.until(lambda: container_of(cluster, "sick").get("restartCount", 0) >= 1, what="a restart")

@@ -12,6 +12,9 @@ the image's filesystem and its config (ENTRYPOINT and CMD):
 | `curlimages/curl`, `curl`               | the host's `curl`                              | curl / -         |
 | `redis`                                 | Debian's `redis-server` (`make system-deps`)   | - / redis-server |
 
+Like the images they stand for, the `redis` row works in the pod's /tmp (the image's WORKDIR /data) and, as
+the official image does, runs `redis-server` before bare options and with protected mode off.
+
 Guarantees:
 1. `normalize` reads a reference as a container runtime does: registry host (a first part with `.` or `:`, or
    `localhost`) and `docker.io/library/` dropped, tag and digest split off; `nginx`, `docker.io/nginx:1`
@@ -60,6 +63,8 @@ class ImageConfig:
     runs: str
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
+    workdir: str = ""  # the image's WORKDIR ("" : /)
+    redis: bool = False  # the official image's entrypoint rules (see `_redis_argv`)
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,8 @@ class _Row:
     cmd: tuple[str, ...] = ()
     needs: str = ""  # a host program the row depends on
     install: str = ""
+    workdir: str = ""
+    redis: bool = False
 
     def matches(self, repository: str) -> bool:
         return any(_matches(r, repository) for r in self.repositories)
@@ -84,7 +91,7 @@ _TABLE: tuple[_Row, ...] = (
     _Row(("curlimages/curl", "curl"), "the host's curl", ("curl",), needs="curl",
          install="apt-get install curl"),
     _Row(("redis",), "Debian's redis-server", cmd=("redis-server",), needs="redis-server",
-         install="make system-deps, as root"),
+         install="make system-deps, as root", workdir="/tmp", redis=True),
 )
 
 
@@ -130,7 +137,7 @@ def resolve(image: str, *, python_bin: str, which: Which = shutil.which) -> Imag
         raise ImageNotFound(f'image "{image}" runs {row.runs}, but {row.needs} is not installed on this node '
                             f"({row.install})")
     return ImageConfig(runs=row.runs, entrypoint=tuple(a.format(bin=python_bin) for a in row.entrypoint),
-                       cmd=row.cmd)
+                       cmd=row.cmd, workdir=row.workdir, redis=row.redis)
 
 
 def container_argv(config: ImageConfig, command: Sequence[str], args: Sequence[str]) -> list[str]:
@@ -142,4 +149,14 @@ def container_argv(config: ImageConfig, command: Sequence[str], args: Sequence[s
         argv = [*config.entrypoint, *config.cmd]
     if not argv:
         raise EmptyCommand(f"the image's stand-in ({config.runs}) has no default command: set command (or args)")
+    return _redis_argv(argv) if config.redis else argv
+
+
+def _redis_argv(argv: list[str]) -> list[str]:
+    """What the official redis image does: its entrypoint puts `redis-server` before options or a .conf file,
+    and its redis-server is built with protected mode off (other pods may connect without a password)."""
+    if argv[0].startswith("-") or argv[0].endswith(".conf"):
+        argv = ["redis-server", *argv]
+    if argv[0] == "redis-server" and "--protected-mode" not in argv:
+        argv = [argv[0], "--protected-mode", "no", *argv[1:]]
     return argv

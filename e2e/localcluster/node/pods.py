@@ -299,10 +299,10 @@ class PodRunner:
                                    refs=lambda kind, name: refs.get((kind, name)), capacity=self.deps.capacity,
                                    services=services)
         c.env = {**envmod.base_env(self.deps.python_bin, self.sandbox.hostname), **services, **own}
-        return envmod.container_argv(c.spec, own, image), self._workdir(c)
+        return envmod.container_argv(c.spec, own, image), self._workdir(c, image)
 
-    def _workdir(self, c: _Container) -> str:
-        workdir = str(c.spec.get("workingDir") or "/")
+    def _workdir(self, c: _Container, image: images.ImageConfig) -> str:
+        workdir = str(c.spec.get("workingDir") or image.workdir or "/")
         host = self.sandbox.dirs.host_path(workdir)
         if host is not None:
             host.mkdir(parents=True, exist_ok=True)

@@ -54,8 +54,12 @@ def test_busybox_and_curl_images_run_host_tools() -> None:
 
 def test_redis_runs_debians_redis_server_and_says_how_to_install_it_when_missing() -> None:
     config = resolve("redis:7", python_bin="/venv/bin", which=everything)
-    assert container_argv(config, [], []) == ["redis-server"]
-    assert container_argv(config, [], ["--port", "7000"]) == ["--port", "7000"]  # args replace CMD, as in kube
+    assert container_argv(config, [], []) == ["redis-server", "--protected-mode", "no"]
+    # args replace CMD, and the image's entrypoint puts redis-server before bare options
+    assert container_argv(config, [], ["--port", "7000"]) == ["redis-server", "--protected-mode", "no", "--port",
+                                                               "7000"]
+    assert container_argv(config, ["redis-cli", "PING"], []) == ["redis-cli", "PING"]
+    assert config.workdir == "/tmp"
     with pytest.raises(ImageNotFound, match=r"redis-server is not installed on this node \(make system-deps"):
         resolve("redis:7", python_bin="/venv/bin", which=nothing)
 
