@@ -35,11 +35,14 @@ E2E_ARGS ?=
 e2e: system-deps install
 	$(VENV)/bin/pytest e2e/suites -m e2e -v -s -p no:cacheprovider $(E2E_ARGS)
 
+# ruff, mypy --strict on the operator and the local cluster, the import contracts (STYLE §1), and a wheel that
+# carries only the rayservice package. .ci/run runs it before the tests; any failure fails CI.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --strict e2e/localcluster
-	$(VENV)/bin/lint-imports
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) .ci/check_wheel.py
 
 # The whole journey on one machine with real Ray (root): local cluster, operator, the alpha sample, an answer.
 demo:
