@@ -12,7 +12,9 @@ Guarantees:
 2. Keys are optional (``total=False``) unless the model requires the field: an object in the cache may lack
    anything the API server did not default. Required keys (``Required[...]``) are those the CRD schema
    requires, so the API server never stores an object without them.
-3. The ``as_*`` functions are casts: no copy, no validation, no I/O. The view is as trustworthy as the
+3. The Pod and EndpointSlice views name only fields the operator's caches keep of those objects (they drop
+   the rest to save memory), so a read through a view never looks for a field the cache dropped.
+4. The ``as_*`` functions are casts: no copy, no validation, no I/O. The view is as trustworthy as the
    API server's schema check of the stored object, and no more: read values that feed a decision through the
    tolerant accessors, or check their type, where a wrongly typed value must not raise.
 
@@ -146,10 +148,11 @@ class ContainerView(TypedDict, total=False):
 
 
 class PodSpecView(TypedDict, total=False):
+    """The pod spec of a template (``headGroupSpec.template``, ``workerGroupSpecs[].template``)."""
+
     containers: Required[Sequence[ContainerView]]
     initContainers: Sequence[ContainerView]
     volumes: Sequence[Mapping[str, Any]]
-    nodeName: str
 
 
 class PodTemplateView(TypedDict, total=False):
@@ -172,10 +175,11 @@ class PodStatusView(TypedDict, total=False):
 
 
 class PodView(TypedDict, total=False):
+    """A pod as the operator's caches keep it: no spec (``rayservice.controller.caches.slim_pod``)."""
+
     apiVersion: str
     kind: str
     metadata: ObjectMetaView
-    spec: PodSpecView
     status: PodStatusView
 
 
@@ -388,7 +392,7 @@ class RayServiceView(TypedDict, total=False):
     status: RayServiceStatusView
 
 
-# ---- casts (guarantee 3) -----------------------------------------------------------------------------------
+# ---- casts (guarantee 4) -----------------------------------------------------------------------------------
 
 
 def as_rayservice(obj: Mapping[str, Any]) -> RayServiceView:

@@ -14,6 +14,7 @@ import pytest
 from pydantic import AliasChoices, BaseModel
 
 from rayservice.api import ObjectMeta, RayCluster, RayService, views
+from rayservice.controller.caches import slim_endpoint_slice, slim_pod
 
 # Where a model keeps an object free-form (``dict[str, Any]``: pod templates, the serve Service), the view is
 # checked against the Kubernetes object of that kind instead.
@@ -154,3 +155,22 @@ def test_the_casts_return_the_cached_object_itself() -> None:
     for cast in (views.as_rayservice, views.as_raycluster, views.as_pod, views.as_service, views.as_endpoint_slice):
         assert cast(cached) is cached
     assert views.as_rayservice(cached).get("metadata", {}).get("name") == "svc"
+
+
+def _full(view: type) -> dict[str, Any]:
+    """An object with a value under every key of ``view``, nested views filled in the same way."""
+    filled: dict[str, Any] = {}
+    for key, annotation in get_type_hints(view).items():
+        nested, container = _view_value(_strip(annotation))
+        value: Any = _full(nested) if nested is not None else "x"
+        filled[key] = [value] if container == "list" else {"k": value} if container == "map" else value
+    return filled
+
+
+@pytest.mark.parametrize(
+    ("view", "slim"), [(views.PodView, slim_pod), (views.EndpointSliceView, slim_endpoint_slice)],
+    ids=["pod", "endpoint-slice"],
+)
+def test_the_pod_and_endpoint_slice_views_read_only_what_the_caches_keep(view: type, slim: Any) -> None:
+    full = _full(view)
+    assert slim(full) == full
