@@ -14,26 +14,44 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from aiohttp import web
 
-from . import crds, errors
-from .app import build_app
-from .builtins import bind_pod, builtin_hooks
-from .controllers import Controllers
+from . import errors
+from .controllers.runner import Controllers
 from .errors import ApiError
 from .faults import Faults
-from .objects import meta
-from .resources import Registry, ResourceType
-from .rest import Api
-from .simnode import SimulatedNode
-from .store import Store
+from .http.app import build_app
+from .schema import crds
+from .schema.builtins import bind_pod, builtin_hooks
+from .schema.resources import Registry, ResourceType
+from .storage.objects import meta
+from .storage.rest import Api
+from .storage.store import Store
 
 CRD_GR = ("apiextensions.k8s.io", "customresourcedefinitions")
 STANDARD_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 LogProvider = Callable[[str, str, dict[str, str]], Awaitable[web.StreamResponse]]
+
+
+class NodeSimulator(Protocol):
+    """The simulated node as the server and its tests drive it (`e2e.localcluster.node.simnode`)."""
+
+    async def run(self) -> None: ...
+
+    def set_pod_ready(self, namespace: str, name: str, ready: bool) -> None: ...
+
+    def fail_pod(self, namespace: str, name: str) -> None: ...
+
+
+def _simulated_node(api: Api) -> NodeSimulator:
+    # Imported here, not at the top: the simulated node is built on this package's storage layer, so a
+    # module-level import would make `node.simnode` and this package import each other.
+    from e2e.localcluster.node.simnode import SimulatedNode
+
+    return SimulatedNode(api)
 
 
 class LocalApiServer:
@@ -52,7 +70,7 @@ class LocalApiServer:
         self.stopping = asyncio.Event()
         self.controllers = Controllers(self.api)
         self.log_provider: LogProvider | None = None
-        self.sim_node = SimulatedNode(self.api) if simulate_node else None
+        self.sim_node = _simulated_node(self.api) if simulate_node else None
         self._sim_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._crd_task: asyncio.Task[None] | None = None

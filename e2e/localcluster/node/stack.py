@@ -18,11 +18,10 @@ import os
 import shutil
 import sys
 
-from e2e.localcluster.proxy import ServiceProxy
-
 from .agent import NodeAgent, NodeConfig
 from .client import ApiClient, KubeConfig
 from .netns import NodeNetwork
+from .proxy import ServiceProxy
 
 TOOLS = ("ip", "unshare", "nsenter")
 

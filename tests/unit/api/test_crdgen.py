@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, Field
 
-from e2e.localcluster.apiserver.crds import Schema, validate_crd
+from e2e.localcluster.apiserver.schema.crds import Schema, validate_crd
 from rayservice.api import RayCluster, RayClusterSpec, RayService, RayServiceSpec, SpecModel
 from rayservice.api.crdgen import KINDS, crd_for, file_name, generate, main, render, schema_for, structural_problems
 

@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 from e2e.localcluster.apiserver import LocalApiServer
-from e2e.localcluster.apiserver.bodies import warning_header
+from e2e.localcluster.apiserver.http.bodies import warning_header
 
 
 def test_quotes_and_backslashes_are_escaped() -> None:

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from e2e.localcluster.apiserver.builtins import bind_pod, builtin_hooks, parse_quantity, qos_class
 from e2e.localcluster.apiserver.errors import ApiError
-from e2e.localcluster.apiserver.resources import Registry, ResourceType
-from e2e.localcluster.apiserver.rest import Api
-from e2e.localcluster.apiserver.store import Store
+from e2e.localcluster.apiserver.schema.builtins import bind_pod, builtin_hooks, parse_quantity, qos_class
+from e2e.localcluster.apiserver.schema.resources import Registry, ResourceType
+from e2e.localcluster.apiserver.storage.rest import Api
+from e2e.localcluster.apiserver.storage.store import Store
 
 Obj = dict[str, Any]
 NS = "s06"
@@ -462,10 +462,10 @@ class TestOtherKinds:
 
 
 def test_a_status_write_during_a_pods_grace_period_does_not_delete_it() -> None:
-    from e2e.localcluster.apiserver.builtins import bind_pod, builtin_hooks
-    from e2e.localcluster.apiserver.resources import Registry
-    from e2e.localcluster.apiserver.rest import Api
-    from e2e.localcluster.apiserver.store import Store
+    from e2e.localcluster.apiserver.schema.builtins import bind_pod, builtin_hooks
+    from e2e.localcluster.apiserver.schema.resources import Registry
+    from e2e.localcluster.apiserver.storage.rest import Api
+    from e2e.localcluster.apiserver.storage.store import Store
 
     api = Api(Store(), Registry(), builtin_hooks())
     ns_rt, pod_rt = api.registry.lookup("", "v1", "namespaces"), api.registry.lookup("", "v1", "pods")

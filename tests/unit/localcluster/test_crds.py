@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from e2e.localcluster.apiserver import errors
-from e2e.localcluster.apiserver.crds import (
+from e2e.localcluster.apiserver.errors import Cause
+from e2e.localcluster.apiserver.schema.crds import (
     Schema,
     crd_defaults,
     crd_status_accepted,
@@ -23,7 +24,6 @@ from e2e.localcluster.apiserver.crds import (
     validate_crd,
     validate_object_meta,
 )
-from e2e.localcluster.apiserver.errors import Cause
 
 KUBEAPI = Path(__file__).parents[2] / "conformance" / "kubeapi"
 

@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from e2e.localcluster.apiserver.crds import resource_types_for
-from e2e.localcluster.apiserver.discovery import (
+from e2e.localcluster.apiserver.http.discovery import (
     aggregated_discovery,
     api_group,
     api_group_list,
@@ -18,7 +17,8 @@ from e2e.localcluster.apiserver.discovery import (
     storage_version_hash,
     version_info,
 )
-from e2e.localcluster.apiserver.resources import Registry
+from e2e.localcluster.apiserver.schema.crds import resource_types_for
+from e2e.localcluster.apiserver.schema.resources import Registry
 
 RECORDINGS = Path(__file__).parents[2] / "conformance" / "kubeapi" / "recordings"
 

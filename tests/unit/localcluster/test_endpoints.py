@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from e2e.localcluster.apiserver.builtins import bind_pod, builtin_hooks
-from e2e.localcluster.apiserver.controllers import Controllers, run_controllers
-from e2e.localcluster.apiserver.endpoints import EndpointSliceController, desired_slice, resolve_port
-from e2e.localcluster.apiserver.resources import Registry, ResourceType
-from e2e.localcluster.apiserver.rest import Api
-from e2e.localcluster.apiserver.store import Store
+from e2e.localcluster.apiserver.controllers.endpoints import EndpointSliceController, desired_slice, resolve_port
+from e2e.localcluster.apiserver.controllers.runner import Controllers, run_controllers
+from e2e.localcluster.apiserver.schema.builtins import bind_pod, builtin_hooks
+from e2e.localcluster.apiserver.schema.resources import Registry, ResourceType
+from e2e.localcluster.apiserver.storage.rest import Api
+from e2e.localcluster.apiserver.storage.store import Store
 from rayservice.testing import settle
 
 Obj = dict[str, Any]

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from e2e.localcluster.apiserver.builtins import builtin_hooks
-from e2e.localcluster.apiserver.gc import GarbageCollector
-from e2e.localcluster.apiserver.resources import Registry, ResourceType
-from e2e.localcluster.apiserver.rest import Api
-from e2e.localcluster.apiserver.store import Store
+from e2e.localcluster.apiserver.controllers.gc import GarbageCollector
+from e2e.localcluster.apiserver.schema.builtins import builtin_hooks
+from e2e.localcluster.apiserver.schema.resources import Registry, ResourceType
+from e2e.localcluster.apiserver.storage.rest import Api
+from e2e.localcluster.apiserver.storage.store import Store
 from rayservice.testing import settle
 
 Obj = dict[str, Any]

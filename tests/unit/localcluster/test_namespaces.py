@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 
-from e2e.localcluster.apiserver import crds
-from e2e.localcluster.apiserver.builtins import builtin_hooks
-from e2e.localcluster.apiserver.namespaces import (
+from e2e.localcluster.apiserver.controllers.namespaces import (
     CRD_CLEANUP_FINALIZER,
     ROOT_CA_DESCRIPTION,
     CrdCleanupController,
     NamespaceController,
 )
-from e2e.localcluster.apiserver.resources import Registry, ResourceType
-from e2e.localcluster.apiserver.rest import Api
-from e2e.localcluster.apiserver.store import Store
+from e2e.localcluster.apiserver.schema import crds
+from e2e.localcluster.apiserver.schema.builtins import builtin_hooks
+from e2e.localcluster.apiserver.schema.resources import Registry, ResourceType
+from e2e.localcluster.apiserver.storage.rest import Api
+from e2e.localcluster.apiserver.storage.store import Store
 
 Obj = dict[str, Any]
 NAMESPACES = ("", "namespaces")

@@ -7,7 +7,7 @@ import pytest
 from e2e.localcluster.node.dns import hosts_file, service_entries, slices_by_service
 from e2e.localcluster.node.guards import overlap_problem
 from e2e.localcluster.node.netns import node_subnet, pod_names, pod_network_cmds, safety_route_cmds
-from e2e.localcluster.proxy import desired_listeners, ready_backends
+from e2e.localcluster.node.proxy import desired_listeners, ready_backends
 
 ROUTES = "default via 192.0.2.1 dev eth0\n192.0.2.0/24 dev eth0 proto kernel scope link src 192.0.2.2\n"
 ADDRS = "1: lo    inet 127.0.0.1/8 scope host lo\n2: eth0    inet 192.0.2.2/24 brd 192.0.2.255 scope global eth0\n"

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from e2e.localcluster.apiserver.crds import resource_types_for
-from e2e.localcluster.apiserver.openapi import openapi_v2, openapi_v3_group_version, openapi_v3_index
-from e2e.localcluster.apiserver.resources import Registry, ResourceType
+from e2e.localcluster.apiserver.http.openapi import openapi_v2, openapi_v3_group_version, openapi_v3_index
+from e2e.localcluster.apiserver.schema.crds import resource_types_for
+from e2e.localcluster.apiserver.schema.resources import Registry, ResourceType
 
 RECORDINGS = Path(__file__).parents[2] / "conformance" / "kubeapi" / "recordings"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from e2e.localcluster.apiserver import errors
-from e2e.localcluster.apiserver.patch import (
+from e2e.localcluster.apiserver.storage.patch import (
     APPLY_PATCH,
     JSON_PATCH,
     MERGE_PATCH,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from e2e.localcluster.apiserver import protobuf
 from e2e.localcluster.apiserver.errors import ApiError
+from e2e.localcluster.apiserver.http import protobuf
 
 # `kubectl create configmap cm1 --from-literal=a=b`, as kubectl 1.37 sent it (its -v=9 dump).
 CONFIGMAP = bytes.fromhex(

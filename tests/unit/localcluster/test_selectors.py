@@ -10,14 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from e2e.localcluster.apiserver import errors
-from e2e.localcluster.apiserver.selectors import (
-    FieldSelector,
+from e2e.localcluster.apiserver.storage.fieldselectors import FieldSelector, parse_field_selector
+from e2e.localcluster.apiserver.storage.selectors import (
     LabelSelector,
     Operator,
     Requirement,
     label_selector_from_dict,
     label_selector_from_map,
-    parse_field_selector,
     parse_label_selector,
 )
 

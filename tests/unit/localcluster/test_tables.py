@@ -10,17 +10,18 @@ from typing import Any
 
 import pytest
 
-from e2e.localcluster.apiserver import errors, jsonpath
-from e2e.localcluster.apiserver.crds import resource_types_for
+from e2e.localcluster.apiserver import errors
 from e2e.localcluster.apiserver.errors import ApiError
-from e2e.localcluster.apiserver.printers import human_duration
-from e2e.localcluster.apiserver.resources import BUILTINS, ResourceType
-from e2e.localcluster.apiserver.tables import (
+from e2e.localcluster.apiserver.http import jsonpath
+from e2e.localcluster.apiserver.http.printers import human_duration
+from e2e.localcluster.apiserver.http.tables import (
     DISCOVERY_CONTENT_TYPE,
     parse_accept,
     to_partial_object_metadata_list,
     to_table,
 )
+from e2e.localcluster.apiserver.schema.crds import resource_types_for
+from e2e.localcluster.apiserver.schema.resources import BUILTINS, ResourceType
 
 RECORDINGS = Path(__file__).parents[2] / "conformance" / "kubeapi" / "recordings"
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)

@@ -26,7 +26,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import Cause
+from e2e.localcluster.apiserver.errors import Cause
+
 from .objectmeta import coerce_object_meta, unknown_meta_fields
 from .schemavalidation import validate_value
 

@@ -22,11 +22,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import errors, selectors
-from .errors import Cause
-from .objects import meta
-from .resources import ResourceType
-from .store import Event, Obj, Store, Subscription, TooOld
+from e2e.localcluster.apiserver import errors
+from e2e.localcluster.apiserver.errors import Cause
+from e2e.localcluster.apiserver.schema.resources import ResourceType
+from e2e.localcluster.apiserver.storage import fieldselectors, selectors
+from e2e.localcluster.apiserver.storage.objects import meta
+from e2e.localcluster.apiserver.storage.store import Event, Obj, Store, Subscription, TooOld
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -64,7 +65,7 @@ class Watcher:
         self.bookmark_interval_s = bookmark_interval_s
         self.force_expired = force_expired
         self.lsel = selectors.parse_label_selector(opts.label_selector)
-        self.fsel = selectors.parse_field_selector(opts.field_selector, rt.field_selectors,
+        self.fsel = fieldselectors.parse_field_selector(opts.field_selector, rt.field_selectors,
                                                    custom=rt.is_custom, kind=rt.kind)
 
     def _in_scope(self, obj: Obj | None) -> bool:

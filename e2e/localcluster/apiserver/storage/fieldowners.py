@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import ApiError
+from e2e.localcluster.apiserver.errors import ApiError
 
 _SKIP_META = {"uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
               "deletionGracePeriodSeconds", "managedFields", "selfLink", "name", "namespace", "generateName"}

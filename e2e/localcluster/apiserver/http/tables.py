@@ -28,10 +28,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from . import errors, jsonpath
-from .objectmeta import go_float
+from e2e.localcluster.apiserver import errors
+from e2e.localcluster.apiserver.schema.objectmeta import go_float
+from e2e.localcluster.apiserver.schema.resources import ResourceType
+
+from . import jsonpath
 from .printers import NAME_COLUMN, Column, RowFn, age, builtin_printer
-from .resources import ResourceType
 
 META_V1 = "meta.k8s.io/v1"
 DISCOVERY_CONTENT_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"

@@ -21,8 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import errors
-from .selectors import _SelectorError
+from e2e.localcluster.apiserver import errors
 
 # Kinds whose field labels kube-apiserver checks with a conversion function of their own (worded "field
 # label not supported"); every other built-in goes through the generic metadata-only check.
@@ -96,15 +95,19 @@ def _split_term(term: str) -> tuple[str, str, str] | None:
     return None
 
 
+class _FieldSelectorError(Exception):
+    """A field selector problem worded as apimachinery words it; becomes a 400 at the public boundary."""
+
+
 _ESCAPE = re.compile(r"\\(.?)|([,=])", re.DOTALL)
 
 
 def _unescape(value: str) -> str:
     def one(match: re.Match[str]) -> str:
         if match[2]:
-            raise _SelectorError(f"invalid field selector: unescaped character in value: {ord(match[2])}")
+            raise _FieldSelectorError(f"invalid field selector: unescaped character in value: {ord(match[2])}")
         if match[1] not in ("\\", ",", "="):
-            raise _SelectorError(f"invalid field selector: invalid escape sequence: \\{match[1]}")
+            raise _FieldSelectorError(f"invalid field selector: invalid escape sequence: \\{match[1]}")
         return match[1]
 
     return _ESCAPE.sub(one, value)
@@ -122,7 +125,7 @@ def parse_field_selector(text: str, allowed: Sequence[str], *, custom: bool, kin
             raise errors.bad_request(f"invalid selector: '{text}'; can't understand '{part}'")
         try:
             terms.append((split[0], "!=" if split[1] == "!=" else "=", _unescape(split[2])))
-        except _SelectorError as exc:
+        except _FieldSelectorError as exc:
             raise errors.bad_request(str(exc)) from None
     requirements = []
     for label, op, value in terms:

@@ -30,7 +30,7 @@ from typing import Any
 
 import jsonpatch
 
-from . import errors
+from e2e.localcluster.apiserver import errors
 
 __all__ = [
     "APPLY_PATCH",

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from . import errors
+from e2e.localcluster.apiserver import errors
 
 
 class _DupDict(dict[str, Any]):

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import asyncio
 
+from e2e.localcluster.apiserver.storage.rest import Api
+
 from .endpoints import EndpointSliceController
 from .gc import GarbageCollector
 from .namespaces import CrdCleanupController, NamespaceController
-from .rest import Api
 
 
 class Controllers:

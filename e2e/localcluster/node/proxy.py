@@ -27,7 +27,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from .node.client import ApiClient, reflect
+from .client import ApiClient, reflect
 
 Obj = dict[str, Any]
 ListenKey = tuple[str, int]  # (ClusterIP, port)

@@ -7,6 +7,8 @@ Guarantees:
 2. Unknown API groups and unknown resources of custom groups answer `404 page not found` as text, like
    kube-apiserver's mux; an unknown core resource answers a JSON NotFound `Status`.
 3. Every request is recorded (verb, resource, code) and passes the fault rules first.
+
+Caller must: pass a `Backend` (the `LocalApiServer` is one); this module does not import the server.
 """
 
 from __future__ import annotations
@@ -14,25 +16,58 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
-from . import bodies, discovery, errors, eventsview, openapi, protobuf, tables
-from .errors import ApiError
-from .faults import FaultRule, RequestInfo
+from e2e.localcluster.apiserver import errors
+from e2e.localcluster.apiserver.errors import ApiError
+from e2e.localcluster.apiserver.faults import FaultRule, Faults, RequestInfo
+from e2e.localcluster.apiserver.schema.resources import Registry, ResourceType
+from e2e.localcluster.apiserver.storage.rest import Api
+from e2e.localcluster.apiserver.storage.store import Store
+
+from . import bodies, discovery, eventsview, openapi, protobuf, tables
 from .routing import ResourcePath, parse_resource_path, verb_of
 from .watch import Watcher, WatchOptions, encode
-
-if TYPE_CHECKING:
-    from .server import LocalApiServer
 
 log = logging.getLogger(__name__)
 JSON = "application/json"
 TRUE = ("true", "1", "True")
 
 
-def build_app(server: LocalApiServer) -> web.Application:
+class Backend(Protocol):
+    """What the HTTP layer serves: the REST layer and its parts, the fault rules, and the server's hooks."""
+
+    @property
+    def api(self) -> Api: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def registry(self) -> Registry: ...
+    @property
+    def faults(self) -> Faults: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def stopping(self) -> asyncio.Event: ...
+    @property
+    def bookmark_interval_s(self) -> float: ...
+
+    def after_write(self, rt: ResourceType) -> None: ...
+
+    def bind_pod(self, namespace: str, name: str, binding: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def pod_log(self, namespace: str, name: str, query: dict[str, str]) -> web.StreamResponse: ...
+
+    def deprecation_warnings(self, rt: ResourceType) -> list[str]: ...
+
+    def set_gc_paused(self, paused: bool) -> None: ...
+
+
+def build_app(server: Backend) -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024)
     handler = _Handler(server)
     app.router.add_route("*", "/{tail:.*}", handler.handle)
@@ -60,7 +95,7 @@ def _text_404() -> web.Response:
 
 
 class _Handler:
-    def __init__(self, server: LocalApiServer) -> None:
+    def __init__(self, server: Backend) -> None:
         self.s = server
 
     async def handle(self, request: web.Request) -> web.StreamResponse:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from .resources import ResourceType
+from e2e.localcluster.apiserver.schema.resources import ResourceType
 
 Column = dict[str, Any]
 RowFn = Callable[[Mapping[str, Any], datetime], list[Any]]

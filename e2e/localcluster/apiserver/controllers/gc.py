@@ -24,11 +24,11 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import ApiError
-from .objects import meta
-from .resources import ResourceType
-from .rest import Api
-from .store import GroupResource, Obj
+from e2e.localcluster.apiserver.errors import ApiError
+from e2e.localcluster.apiserver.schema.resources import ResourceType
+from e2e.localcluster.apiserver.storage.objects import meta
+from e2e.localcluster.apiserver.storage.rest import Api
+from e2e.localcluster.apiserver.storage.store import GroupResource, Obj
 
 Key = tuple[GroupResource, str, str]  # (group resource, namespace or "", name)
 FOREGROUND = "foregroundDeletion"

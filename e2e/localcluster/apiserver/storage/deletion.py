@@ -7,28 +7,42 @@ Guarantees:
 3. A CRD is never removed directly: it gets the cleanup finalizer and a Terminating condition, and the
    cleanup controller removes its custom resources first.
 4. Pods, Services and Namespaces are answered with the object; other kinds with a success Status.
+
+Caller must: pass a `DeletingApi` (the REST layer's `Api` is one); this module does not import the REST layer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
-from . import errors
-from .errors import ApiError, Cause
+from e2e.localcluster.apiserver import errors
+from e2e.localcluster.apiserver.errors import ApiError, Cause
+from e2e.localcluster.apiserver.schema.resources import ResourceType
+
+from .fieldowners import FieldOwners
 from .objects import meta
-from .resources import ResourceType
-from .store import Obj
-
-if TYPE_CHECKING:
-    from .rest import Api
+from .store import Obj, Store
 
 CRD_GR = ("apiextensions.k8s.io", "customresourcedefinitions")
 CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 RETURNS_DELETED_OBJECT = {("", "pods"), ("", "services"), ("", "namespaces")}
 
 
-def delete(api: Api, rt: ResourceType, namespace: str, name: str, options: Mapping[str, Any]) -> tuple[Obj, bool]:
+class DeletingApi(Protocol):
+    """What deletion needs of the REST layer: its store, field owners, clock, lookup and output version."""
+
+    store: Store
+    owners: FieldOwners
+    now: Callable[[], str]
+
+    def get(self, rt: ResourceType, namespace: str, name: str) -> Obj: ...
+
+    def output(self, rt: ResourceType, obj: Obj) -> Obj: ...
+
+
+def delete(api: DeletingApi, rt: ResourceType, namespace: str, name: str,
+           options: Mapping[str, Any]) -> tuple[Obj, bool]:
     """Returns (body, is_object): the remaining/deleted object, or a success Status."""
     old = api.get(rt, namespace, name)
     m = meta(old)
@@ -103,7 +117,7 @@ def delete(api: Api, rt: ResourceType, namespace: str, name: str, options: Mappi
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
             "details": details}, False
 
-def _delete_crd(api: Api, rt: ResourceType, crd: Obj, finalizers: list[str]) -> Obj:
+def _delete_crd(api: DeletingApi, rt: ResourceType, crd: Obj, finalizers: list[str]) -> Obj:
     """A CRD stays, Terminating, until its custom resources are gone (the cleanup controller's job)."""
     m = meta(crd)
     if CRD_CLEANUP_FINALIZER not in finalizers:

@@ -24,6 +24,8 @@ import hashlib
 import json
 from typing import Any
 
+from e2e.localcluster.apiserver.schema.resources import Registry, ResourceType
+
 from .discovery import GIT_VERSION
 from .openapi_schemas import (
     DELETE_OPTIONS,
@@ -36,7 +38,6 @@ from .openapi_schemas import (
     list_schema,
     meta_schemas,
 )
-from .resources import Registry, ResourceType
 
 PATCH_CONTENT_TYPES = ("application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml")
 _RESPONSE_TYPES = ("application/json", "application/yaml")

@@ -32,7 +32,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from .errors import Cause
+from e2e.localcluster.apiserver.errors import Cause
+
 from .objectmeta import go_float, go_value
 
 SchemaNode = Mapping[str, Any]

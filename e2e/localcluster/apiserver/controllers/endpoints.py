@@ -31,10 +31,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .errors import ApiError
-from .objects import meta
-from .rest import Api
-from .store import Event, GroupResource, Obj
+from e2e.localcluster.apiserver.errors import ApiError
+from e2e.localcluster.apiserver.storage.objects import meta
+from e2e.localcluster.apiserver.storage.rest import Api
+from e2e.localcluster.apiserver.storage.store import Event, GroupResource, Obj
 
 SERVICES: GroupResource = ("", "services")
 PODS: GroupResource = ("", "pods")

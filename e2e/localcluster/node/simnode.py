@@ -17,12 +17,12 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from .builtins import bind_pod
-from .errors import ApiError
-from .objects import deep_copy, meta
-from .resources import ResourceType
-from .rest import Api
-from .store import Event, Obj
+from e2e.localcluster.apiserver.errors import ApiError
+from e2e.localcluster.apiserver.schema.builtins import bind_pod
+from e2e.localcluster.apiserver.schema.resources import ResourceType
+from e2e.localcluster.apiserver.storage.objects import deep_copy, meta
+from e2e.localcluster.apiserver.storage.rest import Api
+from e2e.localcluster.apiserver.storage.store import Event, Obj
 
 PODS = ("", "pods")
 _BASE = int(ipaddress.IPv4Address("127.16.0.1"))

@@ -23,11 +23,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import crds, deletion, errors, patch, selectors
-from .errors import ApiError, Cause
+from e2e.localcluster.apiserver import errors
+from e2e.localcluster.apiserver.errors import ApiError, Cause
+from e2e.localcluster.apiserver.schema import crds
+from e2e.localcluster.apiserver.schema.resources import Registry, ResourceType
+
+from . import deletion, fieldselectors, patch, selectors
 from .fieldowners import FieldOwners
 from .objects import deep_copy, meta, new_uid, now_rfc3339, without_meta_status
-from .resources import Registry, ResourceType
 from .store import Obj, Store
 
 # Kinds whose PUT may omit metadata.resourceVersion (kube's AllowUnconditionalUpdate).
@@ -106,7 +109,7 @@ class Api:
     def list(self, rt: ResourceType, namespace: str | None, *, label_selector: str = "",
              field_selector: str = "", limit: int = 0, continue_token: str = "") -> ListResult:
         lsel = selectors.parse_label_selector(label_selector)
-        fsel = selectors.parse_field_selector(field_selector, rt.field_selectors, custom=rt.is_custom,
+        fsel = fieldselectors.parse_field_selector(field_selector, rt.field_selectors, custom=rt.is_custom,
                                               kind=rt.kind)
         start = ("", "")
         if continue_token:

@@ -28,11 +28,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .deletion import CRD_CLEANUP_FINALIZER
-from .errors import ApiError
-from .objects import meta
-from .rest import Api
-from .store import Event, GroupResource, Obj
+from e2e.localcluster.apiserver.errors import ApiError
+from e2e.localcluster.apiserver.storage.deletion import CRD_CLEANUP_FINALIZER
+from e2e.localcluster.apiserver.storage.objects import meta
+from e2e.localcluster.apiserver.storage.rest import Api
+from e2e.localcluster.apiserver.storage.store import Event, GroupResource, Obj
 
 NAMESPACES: GroupResource = ("", "namespaces")
 CONFIGMAPS: GroupResource = ("", "configmaps")

@@ -40,11 +40,11 @@ from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import Any
 
-from . import errors
-from .errors import Cause
-from .objects import meta, without_meta_status
-from .rest import Api, KindHooks
-from .store import Obj, Store
+from e2e.localcluster.apiserver import errors
+from e2e.localcluster.apiserver.errors import Cause
+from e2e.localcluster.apiserver.storage.objects import meta, without_meta_status
+from e2e.localcluster.apiserver.storage.rest import Api, KindHooks
+from e2e.localcluster.apiserver.storage.store import Obj, Store
 
 TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"

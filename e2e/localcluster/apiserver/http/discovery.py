@@ -22,7 +22,7 @@ import hashlib
 import re
 from typing import Any
 
-from .resources import Registry, ResourceType
+from e2e.localcluster.apiserver.schema.resources import Registry, ResourceType
 
 GIT_VERSION = "v1.36.2"
 _CRD_VERB_ORDER = ("delete", "deletecollection", "get", "list", "patch", "create", "update", "watch")

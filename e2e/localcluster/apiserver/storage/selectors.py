@@ -1,4 +1,4 @@
-"""Label and field selectors for list and watch, parsed and matched the way kube-apiserver does.
+"""Label selectors for list and watch, parsed and matched the way kube-apiserver does.
 
 Guarantees:
 1. `parse_label_selector` accepts the grammar of k8s.io/apimachinery/pkg/labels: `k=v`, `k==v`, `k!=v`,
@@ -10,11 +10,9 @@ Guarantees:
    unique) and parses back to an equal selector.
 4. An empty selector matches everything; labels given as None are no labels.
 5. `notin`, `!=` and `!k` match objects without the key; `in`, `=`, `==`, `k`, `>` and `<` need it.
-6. Field selectors (`parse_field_selector`, `FieldSelector`) live in `fieldselectors.py` and are
-   re-exported here.
+6. Field selectors (`parse_field_selector`, `FieldSelector`) are not here: they live in `fieldselectors.py`,
+   which does not import this module.
 
-Caller must: pass the kind's selectable field labels as `allowed` (kube's list for that kind).
-Not guaranteed: set-based field selectors (kube has none).
 Pure: no I/O, no shared state; any task may call anything here.
 """
 
@@ -27,10 +25,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, assert_never
 
-from . import errors
+from e2e.localcluster.apiserver import errors
 
-__all__ = ["FieldRequirement", "FieldSelector", "LabelSelector", "Operator", "Requirement",
-           "label_selector_from_dict", "label_selector_from_map", "parse_field_selector", "parse_label_selector"]
+__all__ = ["LabelSelector", "Operator", "Requirement", "label_selector_from_dict", "label_selector_from_map",
+           "parse_label_selector"]
 
 
 class Operator(StrEnum):
@@ -369,9 +367,3 @@ def label_selector_from_dict(selector: Mapping[str, Any] | None) -> LabelSelecto
     except _SelectorError as exc:
         raise errors.bad_request(str(exc)) from None
     return LabelSelector(tuple(sorted(requirements, key=lambda r: r.key)))
-
-
-# ---- field selectors ------------------------------------------------------------------------------
-
-
-from .fieldselectors import FieldRequirement, FieldSelector, parse_field_selector  # noqa: E402  (re-export)
