@@ -7,7 +7,7 @@ any other one (`node --kubeconfig EXISTING`). Root is needed for the namespaces.
 from .agent import NodeAgent, NodeConfig
 from .client import ApiClient, ApiError, KubeConfig, load_kubeconfig, ssl_context
 from .guards import NetworkError, PrefixLock
-from .netns import NodeNetwork
+from .netns import NodeNetwork, node_gateway
 from .stack import LocalNode, missing_requirements
 
 __all__ = [
@@ -22,5 +22,6 @@ __all__ = [
     "PrefixLock",
     "load_kubeconfig",
     "missing_requirements",
+    "node_gateway",
     "ssl_context",
 ]

@@ -65,6 +65,11 @@ def node_subnet(pod_cidr: str) -> ipaddress.IPv4Network:
     return net if net.prefixlen >= 24 else next(net.subnets(new_prefix=24))
 
 
+def node_gateway(pod_cidr: str) -> str:
+    """The bridge's address (the first of the node's subnet): the pods' gateway, and where they reach the node."""
+    return str(node_subnet(pod_cidr).network_address + 1)
+
+
 def safety_route_cmds(cidrs: Iterable[str], *, remove: bool = False) -> list[Cmd]:
     return [["ip", "route", "del" if remove else "add", "unreachable", c] for c in cidrs]
 
@@ -115,7 +120,7 @@ class NodeNetwork:
         self.prefix = prefix
         self.cidrs = (str(ipaddress.IPv4Network(pod_cidr)), str(ipaddress.IPv4Network(service_cidr)))
         self.subnet = node_subnet(pod_cidr)
-        self.gateway = str(self.subnet.network_address + 1)
+        self.gateway = node_gateway(pod_cidr)
         self.bridge = f"{prefix}br0"
         self.state_root = state_root
         self.state_dir = state_root / prefix
