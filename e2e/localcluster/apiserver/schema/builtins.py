@@ -2,8 +2,9 @@
 
 Guarantees (checked against recorded v1.36 answers, S06, S07, S09, S11):
 1. A created Pod carries kube's defaults (spec, containers, the two 300 s NoExecute tolerations, the projected
-   `kube-api-access-<5>` volume mounted in every container) and `status: {phase: Pending, qosClass}` with the
-   QoS class computed from container requests and limits.
+   `kube-api-access-<5>` volume mounted in every container unless `automountServiceAccountToken` is false on
+   the pod or, when the pod leaves it unset, on its ServiceAccount) and `status: {phase: Pending, qosClass}`
+   with the QoS class computed from container requests and limits.
 2. A Pod update may change only container images, `activeDeadlineSeconds`, tolerations (additions) and a
    negative `terminationGracePeriodSeconds` (to 1); anything else in `spec` is 422 Forbidden. `generation`
    grows only when `spec` really changed.
@@ -93,7 +94,7 @@ def _create_pod(api: Api, pod: Obj, rng: random.Random) -> Obj:
     _default_pod_spec(spec)
     account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
     spec["serviceAccountName"] = spec["serviceAccount"] = account
-    if spec.get("automountServiceAccountToken") is not False:
+    if _should_automount(api.store, meta(pod).get("namespace", ""), account, spec):
         _add_token_volume(spec, "kube-api-access-" + "".join(rng.choice(_SUFFIX_ALPHABET) for _ in range(5)))
     tolerations = spec.setdefault("tolerations", [])
     for key in (NOT_READY_TAINT, "node.kubernetes.io/unreachable"):
@@ -144,6 +145,15 @@ def _default_container(c: dict[str, Any]) -> None:
     image = str(c.get("image") or "")
     untagged = "@" not in image and ":" not in image.rsplit("/", 1)[-1]
     c.setdefault("imagePullPolicy", "Always" if untagged or image.endswith(":latest") else "IfNotPresent")
+
+
+def _should_automount(store: Store, namespace: str, account: str, spec: Mapping[str, Any]) -> bool:
+    """kube's ServiceAccount admission: the pod's automountServiceAccountToken, else its ServiceAccount's, else
+    true (a ServiceAccount that does not exist counts as unset)."""
+    if spec.get("automountServiceAccountToken") is not None:
+        return bool(spec["automountServiceAccountToken"])
+    sa = store.get(("", "serviceaccounts"), namespace, account)
+    return sa is None or sa.get("automountServiceAccountToken") is not False
 
 
 def _add_token_volume(spec: dict[str, Any], name: str) -> None:
