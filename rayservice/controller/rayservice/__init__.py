@@ -3,27 +3,28 @@
 Pure decisions:
 - ``validate``: ``check_service`` -> the Serve config to deploy, or the problems that stop everything.
 - ``desired``: the RayCluster made for a RayService, ``<name>-head-svc`` and the serve Service.
-- ``patches``: in-place scaling of a cluster and the fields of a Service that differ.
+- ``patches``: in-place scaling of a cluster (the Service patch is in ``rayservice.controller.objects``).
+- ``plan``: ``plan(observed, now, rng)`` -> ``PassPlan``: every decision of one pass, made of the ones below.
 - ``upgrade``: ``decide`` -> ``ClusterPlan``: active and pending clusters, creates, deletes, deadlines.
 - ``serve_health``: when an unhealthy active cluster is due for replacement (thresholds, backoff).
 - ``serve_diff``: ``decide_serve`` (PUT or not) and ``is_serving`` (may traffic switch).
 - ``serve_labels``: ``serve_label_changes``: the ``ray.io/serve`` pod labels from proxy health.
 - ``status``: ``compute_status`` (the only builder of RayService status) and ``requeue_after_s``.
 
-The async shell: ``reconcile`` (one pass), ``observe`` (cache and dashboard reads), ``submit`` (the PUT),
-``traffic`` (Services and the switch), ``writes`` (every API write), ``memory`` (per-cluster notes kept in
-this process), ``deps`` (the interfaces), ``setup`` (``rayservice_controller``: the wiring).
+The async shell: ``reconcile`` (one pass), ``observe`` (cache and dashboard reads), ``apply`` (carries out
+a ``PassPlan``: cluster writes, the PUT, labels, Services and the switch), ``writes`` (cluster and pod
+writes), ``memory`` (per-cluster notes kept in this process), ``deps`` (the interfaces), ``setup``
+(``rayservice_controller``: the wiring).
 
 Import from here, not from the modules.
 """
 
+from rayservice.controller.objects import EventEmitter, KubeWriter
 from rayservice.controller.rayservice.deps import (
     DEFAULT_DASHBOARD_TIMEOUT_S,
     NO_RAYSERVICE_METRICS,
     DashboardFactory,
     Deps,
-    EventEmitter,
-    KubeWriter,
     RayServiceMetrics,
 )
 from rayservice.controller.rayservice.desired import (
@@ -36,7 +37,23 @@ from rayservice.controller.rayservice.desired import (
 )
 from rayservice.controller.rayservice.memory import ClusterMemory
 from rayservice.controller.rayservice.observe import head_address
-from rayservice.controller.rayservice.patches import scale_patch, service_patch
+from rayservice.controller.rayservice.pass_values import (
+    Notes,
+    Observed,
+    PassPlan,
+    ServePut,
+    ServeState,
+    Submitted,
+    Switch,
+)
+from rayservice.controller.rayservice.patches import scale_patch
+from rayservice.controller.rayservice.plan import (
+    active_health,
+    pass_requeue_s,
+    plan,
+    serve_put,
+    status_events,
+)
 from rayservice.controller.rayservice.reconcile import reconcile
 from rayservice.controller.rayservice.serve_diff import (
     LastPut,
@@ -105,9 +122,17 @@ __all__ = [
     "KubeWriter",
     "LastPut",
     "NewCluster",
+    "Notes",
+    "Observed",
+    "PassPlan",
     "RayServiceMetrics",
     "ServeDecision",
+    "ServePut",
+    "ServeState",
     "ServiceCheck",
+    "Submitted",
+    "Switch",
+    "active_health",
     "apps_missing",
     "check_service",
     "cluster_facts",
@@ -126,6 +151,8 @@ __all__ = [
     "ignored_fields",
     "is_serving",
     "owner_reference",
+    "pass_requeue_s",
+    "plan",
     "proxy_health_by_ip",
     "rayservice_controller",
     "reconcile",
@@ -135,8 +162,9 @@ __all__ = [
     "requeue_after_s",
     "scale_patch",
     "serve_label_changes",
+    "serve_put",
     "serve_service_name_of",
-    "service_patch",
     "slice_owner",
+    "status_events",
     "unhealthy_since",
 ]

@@ -1,8 +1,9 @@
 """What the RayService reconciler works with: the API writes it makes, its caches, Ray, events, metrics, time.
 
 Guarantees:
-1. Each interface is the few calls the reconciler makes: ``KubeClient`` is a ``KubeWriter``,
-   ``EventRecorder`` an ``EventEmitter``, ``functools.partial(HttpDashboardClient, session=...)`` a
+1. Each interface is the few calls the reconciler makes (``KubeWriter`` and ``EventEmitter`` are the ones
+   of ``rayservice.controller.objects``, shared with the RayCluster reconciler): ``KubeClient`` is a
+   ``KubeWriter``, ``EventRecorder`` an ``EventEmitter``, ``functools.partial(HttpDashboardClient, session=...)`` a
    ``DashboardFactory``; tests pass fakes.
 2. ``RayServiceMetrics`` receives, per reconcile, whether each RayService is Ready and upgrading, and each
    finished upgrade's duration; ``NO_RAYSERVICE_METRICS`` drops them.
@@ -14,15 +15,15 @@ Guarantees:
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol, final
+from typing import Final, Protocol, final
 
 from rayservice.clock import SYSTEM_CLOCK, Clock
 from rayservice.controller.caches import Caches
+from rayservice.controller.objects import EventEmitter, KubeWriter
 from rayservice.controller.rayservice.checks import SpecChecks
 from rayservice.controller.rayservice.memory import ClusterMemory
-from rayservice.kube import Patch, PatchType, Preconditions, Resource
 from rayservice.ray import DashboardClient
 from rayservice.runtime import WrittenVersions
 
@@ -30,45 +31,6 @@ DEFAULT_DASHBOARD_TIMEOUT_S: Final = 2.0
 
 DashboardFactory = Callable[[str], DashboardClient]
 """Makes the client of the dashboard at a base URL (``http://<head pod IP>:<port>``)."""
-
-
-class KubeWriter(Protocol):
-    """The API calls the reconciler makes; reads come from the caches, except one live read after a conflict."""
-
-    async def get(self, resource: Resource, name: str, *, namespace: str | None = None) -> dict[str, Any]: ...
-
-    async def create(
-        self, resource: Resource, body: Mapping[str, Any], *, namespace: str | None = None
-    ) -> dict[str, Any]: ...
-
-    async def patch(
-        self,
-        resource: Resource,
-        name: str,
-        patch: Patch,
-        *,
-        namespace: str | None = None,
-        patch_type: PatchType = PatchType.MERGE,
-    ) -> dict[str, Any]: ...
-
-    async def replace_status(
-        self, resource: Resource, name: str, body: Mapping[str, Any], *, namespace: str | None = None
-    ) -> dict[str, Any]: ...
-
-    async def delete(
-        self,
-        resource: Resource,
-        name: str,
-        *,
-        namespace: str | None = None,
-        preconditions: Preconditions | None = None,
-    ) -> dict[str, Any]: ...
-
-
-class EventEmitter(Protocol):
-    """Writes a core/v1 Event about ``obj``; never raises for an API failure."""
-
-    async def emit(self, obj: Mapping[str, Any], type_: str, reason: str, message: str) -> None: ...
 
 
 class RayServiceMetrics(Protocol):

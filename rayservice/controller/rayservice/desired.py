@@ -53,11 +53,13 @@ from rayservice.controller.objects import (
     annotations_of,
     labels_of,
     mapping,
-    metadata,
     name_of,
     namespace_of,
     sequence,
     spec_of,
+)
+from rayservice.controller.objects import (
+    owner_reference as controller_reference,
 )
 from rayservice.controller.raycluster import desired_head_service as desired_cluster_head_service
 
@@ -69,14 +71,7 @@ _NOT_INHERITED_PREFIX: Final = "kubectl.kubernetes.io/"
 
 def owner_reference(service: RawObject) -> dict[str, Any]:
     """The controller ownerReference every child of ``service`` carries."""
-    return {
-        "apiVersion": "ray.io/v1",
-        "kind": "RayService",
-        "name": name_of(service),
-        "uid": str(metadata(service).get("uid") or ""),
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
+    return controller_reference(service, "RayService")
 
 
 def desired_cluster(service: RawObject, *, name: str, replacements: int = 0) -> dict[str, Any]:

@@ -1,7 +1,7 @@
-"""What one pass reads: the RayService's clusters, Services and endpoints from the caches, and Ray's Serve state.
+"""What one pass reads: the RayService's clusters, Services, pods and endpoints from the caches, and Ray's Serve state.
 
 Guarantees:
-1. Cache reads only: ``observe`` makes no API request. Clusters and Services count only when the RayService
+1. No API request: ``observe`` reads the caches. Clusters and Services count only when the RayService
    (this incarnation: same uid) controls them; EndpointSlices only in the RayService's namespace.
 2. ``selected`` lists the clusters the serve Service, then the head Service, select, without repeats.
 3. ``head_address`` is ``http://<IP>:<dashboard port>`` of a Running and Ready head pod of the cluster (by
@@ -12,9 +12,9 @@ Guarantees:
    ``dashboard_failure``'s short, stable account of its kind (the full error is logged): "did not answer
    within 2 s", "refused the connection", "answered HTTP 500", "answered with invalid JSON", ...
    Application statuses keep their ``healthLastUpdateTime`` from the stored status of that cluster.
-5. ``active_health``: the active cluster's Serve applications UNHEALTHY or DEPLOY_FAILED since the stored
-   time; and the unreachable clock in ``deps.memory`` runs while its head is not ready, its dashboard does not
-   answer or it has none of the desired applications, and stops once it has them.
+5. ``observe`` finds the active and pending clusters once (``upgrade.current_clusters``) and returns, with
+   the reads, what ``deps.memory`` holds of each owned cluster after them (``Notes``); it writes to
+   ``deps.memory`` only the outcome of its own dashboard reads.
 
 The dashboard read is the only await; everything else is synchronous.
 """
@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import errno
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 import structlog
@@ -50,17 +49,17 @@ from rayservice.controller.objects import (
 )
 from rayservice.controller.rayservice.deps import Deps
 from rayservice.controller.rayservice.desired import serve_service_name_of
-from rayservice.controller.rayservice.serve_health import Health, unhealthy_since
+from rayservice.controller.rayservice.pass_values import Notes, Observed, ServeState
 from rayservice.controller.rayservice.status import count_serve_endpoints
+from rayservice.controller.rayservice.upgrade import current_clusters
+from rayservice.controller.rayservice.validate import ServiceCheck
 from rayservice.informers import OWNER_UID_INDEX
 from rayservice.ray import (
     DASHBOARD_PORT,
     DashboardError,
     DashboardRejected,
-    ServeAppStatus,
     compute_application_statuses,
     dashboard_url,
-    observed_applications,
 )
 
 _DASHBOARD_PORT_PARAM: Final = "dashboard-port"
@@ -68,43 +67,16 @@ _DASHBOARD_PORT_PARAM: Final = "dashboard-port"
 _log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Observed:
-    """The RayService's objects as the caches show them."""
-
-    clusters: Mapping[str, RawObject]
-    head_service: RawObject | None
-    serve_service: RawObject | None
-    selected: tuple[str, ...]
-    serve_endpoints: int
-
-
-@dataclass(frozen=True, slots=True)
-class ServeState:
-    """What one dashboard read told of a cluster: where, Ray's answer (``None`` on failure), app statuses."""
-
-    address: str
-    answer: Mapping[str, Any] | None
-    statuses: Mapping[str, ServeAppStatus] = field(default_factory=dict)
-    error: str | None = None
-
-    @property
-    def apps(self) -> dict[str, Mapping[str, Any]]:
-        """The applications Ray reports, by name (``{}`` when the read failed)."""
-        return observed_applications(self.answer) if self.answer is not None else {}
-
-
-def observe(service: RawObject, deps: Deps) -> Observed:
-    """Guarantees 1-2."""
+async def observe(service: RawObject, check: ServiceCheck, deps: Deps) -> Observed:
+    """Guarantees 1-4: the caches, then one Serve read per current cluster with a ready head, then the notes."""
     caches, uid, namespace = deps.caches, uid_of(service), namespace_of(service)
     clusters = {
         name_of(cluster): cluster
         for cluster in caches.rayclusters.by_index(OWNER_UID_INDEX, uid)
         if namespace_of(cluster) == namespace and is_controlled_by(cluster, uid)
     }
-    head_name = rayservice_head_service_name(name_of(service))
     serve_name = serve_service_name_of(service)
-    head = _owned(caches.services.get(ObjectKey(namespace, head_name)), uid)
+    head = _owned(caches.services.get(ObjectKey(namespace, rayservice_head_service_name(name_of(service)))), uid)
     serve = _owned(caches.services.get(ObjectKey(namespace, serve_name)), uid)
     selected: list[str] = []
     for svc in (serve, head):
@@ -113,7 +85,32 @@ def observe(service: RawObject, deps: Deps) -> Observed:
             selected.append(cluster)
     slices = caches.endpointslices.by_index(SERVICE_NAME_INDEX, serve_name)
     endpoints = count_serve_endpoints(slices, service=serve_name, namespace=namespace) if serve is not None else 0
-    return Observed(clusters, head, serve, tuple(selected), endpoints)
+    live = {name for name, cluster in clusters.items() if not is_deleting(cluster)}
+    active, pending = current_clusters(service, live, selected=selected)
+    pods = {name: caches.pods.by_index(CLUSTER_INDEX, name) for name in clusters}
+    ray = await read_clusters(service, clusters, pods, (active, pending), deps)
+    notes = {name: _notes(ObjectKey(namespace, name), deps) for name in clusters}
+    return Observed(
+        service,
+        check,
+        deps.checks.cluster_hash(service),
+        clusters,
+        head,
+        serve,
+        tuple(selected),
+        endpoints,
+        active=active,
+        pending=pending,
+        ray=ray,
+        pods=pods,
+        notes=notes,
+        now_s=deps.clock.monotonic(),
+    )
+
+
+def _notes(key: ObjectKey, deps: Deps) -> Notes:
+    memory = deps.memory
+    return Notes(memory.last_put(key), memory.failures(key), memory.unreachable_since(key))
 
 
 def head_address(cluster: RawObject, pods: Iterable[RawObject], *, port: int | None) -> str | None:
@@ -145,35 +142,23 @@ def head_address(cluster: RawObject, pods: Iterable[RawObject], *, port: int | N
 
 
 async def read_clusters(
-    service: RawObject, observed: Observed, names: Iterable[str | None], deps: Deps
+    service: RawObject,
+    clusters: Mapping[str, RawObject],
+    pods: Mapping[str, Sequence[RawObject]],
+    names: Iterable[str | None],
+    deps: Deps,
 ) -> dict[str, ServeState]:
     """One Serve read per named cluster whose head is ready (guarantees 3-4), concurrently."""
     addresses: dict[str, str] = {}
     for name in names:
-        cluster = observed.clusters.get(name) if name is not None else None
+        cluster = clusters.get(name) if name is not None else None
         if name is None or cluster is None:
             continue
-        address = head_address(cluster, deps.caches.pods.by_index(CLUSTER_INDEX, name), port=deps.dashboard_port)
+        address = head_address(cluster, pods.get(name, ()), port=deps.dashboard_port)
         if address is not None:
             addresses[name] = address
     reads = await asyncio.gather(*(_read(service, name, address, deps) for name, address in addresses.items()))
     return dict(zip(addresses, reads, strict=True))
-
-
-def active_health(
-    service: RawObject, active: str | None, ray: Mapping[str, ServeState], app_names: Sequence[str], deps: Deps
-) -> Health:
-    """Guarantee 5: the active cluster's unhealthy clocks (the unreachable one lives in ``deps.memory``)."""
-    if active is None:
-        return Health()
-    key = ObjectKey(namespace_of(service), active)
-    state = ray.get(active)
-    if state is None or (state.answer is not None and app_names and not any(n in state.apps for n in app_names)):
-        deps.memory.unreachable(key, deps.clock.now())
-    elif state.answer is not None:
-        deps.memory.reachable(key)
-    statuses = state.statuses if state is not None else {}
-    return Health(unhealthy_since(statuses, app_names), deps.memory.unreachable_since(key))
 
 
 async def _read(service: RawObject, cluster: str, address: str, deps: Deps) -> ServeState:

@@ -23,12 +23,10 @@ from typing import Final, Protocol
 from rayservice.api import ObjectKey
 from rayservice.clock import Clock
 from rayservice.controller.caches import SERVICE_NAME_LABEL, Caches
-from rayservice.controller.objects import RawObject, labels_of, namespace_of
+from rayservice.controller.objects import EventEmitter, KubeWriter, RawObject, labels_of, namespace_of
 from rayservice.controller.rayservice.deps import (
     DashboardFactory,
     Deps,
-    EventEmitter,
-    KubeWriter,
     RayServiceMetrics,
 )
 from rayservice.controller.rayservice.memory import ClusterMemory

@@ -52,6 +52,7 @@ from rayservice.controller.objects import (
     generation_of,
     labels_of,
     mapping,
+    merge_conditions,
     namespace_of,
     sequence,
     status_of,
@@ -105,7 +106,7 @@ def compute_status(
         status = copy.deepcopy(dict(previous))
         message = "invalid spec: " + "; ".join(str(problem) for problem in problems)
         ready = _condition(CONDITION_READY, "False", REASON_VALIDATION_FAILED, message)
-        status["conditions"] = _merge(previous, [ready], now, generation)
+        status["conditions"] = merge_conditions(previous.get("conditions"), [ready], now=now, generation=generation)
         status["serviceStatus"] = ""
     else:
         status = {}
@@ -117,7 +118,7 @@ def compute_status(
             _ready(active, pending, status.get("pendingServiceStatus"), serve_endpoints, initializing),
             _upgrade(active, pending, initializing, kept_outdated),
         ]
-        status["conditions"] = _merge(previous, conditions, now, generation)
+        status["conditions"] = merge_conditions(previous.get("conditions"), conditions, now=now, generation=generation)
         ready = conditions[0]["status"] == "True"
         status["serviceStatus"] = SERVICE_STATUS_RUNNING if ready else ""
         status["numServeEndpoints"] = serve_endpoints if active is not None else 0
@@ -261,34 +262,3 @@ def _upgrade(
 
 def _condition(kind: str, status: str, reason: str, message: str) -> dict[str, Any]:
     return {"type": kind, "status": status, "reason": reason, "message": message}
-
-
-def _merge(
-    previous: Mapping[str, Any], updates: list[dict[str, Any]], now: datetime, generation: int | None
-) -> list[dict[str, Any]]:
-    """The previous conditions with ``updates`` applied in place (new types appended)."""
-    pending = {update["type"]: update for update in updates}
-    merged: list[dict[str, Any]] = []
-    for old in sequence(previous.get("conditions")):
-        if not isinstance(old, Mapping):
-            continue
-        kind = old.get("type")
-        if kind in pending:
-            merged.append(_transition(old, pending.pop(kind), now, generation))
-        else:
-            merged.append(copy.deepcopy(dict(old)))
-    merged += [_transition(None, update, now, generation) for update in pending.values()]
-    return merged
-
-
-def _transition(
-    old: Mapping[str, Any] | None, new: dict[str, Any], now: datetime, generation: int | None
-) -> dict[str, Any]:
-    condition = dict(new)
-    if old is not None and old.get("status") == new["status"] and old.get("lastTransitionTime"):
-        condition["lastTransitionTime"] = old["lastTransitionTime"]
-    else:
-        condition["lastTransitionTime"] = format_kube_time(now)
-    if generation is not None:
-        condition["observedGeneration"] = generation
-    return condition

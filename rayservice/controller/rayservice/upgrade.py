@@ -32,8 +32,9 @@ Pure: time and randomness come in as arguments.
 
 from __future__ import annotations
 
+import dataclasses
 import random
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -152,107 +153,134 @@ def decide(
     health: Health,
     now: datetime,
     rng: random.Random,
+    current: tuple[str | None, str | None] | None = None,
 ) -> ClusterPlan:
-    """The clusters to keep, make, scale and delete in this pass (guarantees 1-7)."""
-    spec = spec_of(service)
+    """The clusters to keep, make, scale and delete (guarantees 1-7); ``current``: ``current_clusters``, if known."""
     everything = {facts.name: facts for facts in clusters}
     live = {name: facts for name, facts in everything.items() if not facts.deleting}
-    recorded_active, recorded_pending = recorded_clusters(service)
-    active, pending = current_clusters(service, live, selected=selected)
-    protected = {name for name in (*selected, recorded_active, recorded_pending) if name}
-    wakes: list[datetime] = []
-    drop: list[str] = []
-    delete: list[str] = []
-    create: NewCluster | None = None
-    replacing: str | None = None
-    kept_outdated = False
-
-    def drop_pending() -> None:
-        nonlocal pending
-        if pending is not None and pending in everything and not everything[pending].deleting:
-            drop.append(pending)
-        pending = None
-
-    def make_pending(replacements: int = 0) -> None:
-        nonlocal pending, create
-        drop_pending()
-        adopted = _adoptable(live.values(), protected, desired_hash)
-        if adopted is not None and replacements == 0:
-            pending = adopted
-            return
-        pending = _fresh_name(service, rng, taken=set(everything) | protected)
-        create = NewCluster(pending, replacements)
-
-    strategy = str(mapping(spec.get("upgradeStrategy")).get("type") or "NewCluster")
-    active_facts = live.get(active) if active is not None else None
-    pending_facts = live.get(pending) if pending is not None else None
-    pending_unusable = pending is not None and (
-        pending in everything and (everything[pending].deleting or everything[pending].config_hash != desired_hash)
+    active, pending = current if current is not None else current_clusters(service, live, selected=selected)
+    protected = frozenset(name for name in (*selected, *recorded_clusters(service)) if name)
+    scene = _Scene(service, everything, live, protected, desired_hash, rng)
+    choice = _choose(scene, active, pending, health, now)
+    keep = {name for name in (active, choice.pending) if name}
+    mark, delete, wakes = _garbage(scene, keep | set(choice.drop), now)
+    unmark = tuple(name for name in sorted(keep) if name in live and live[name].delete_after is not None)
+    scale = tuple(name for name in (active, choice.pending) if name in live and live[name].config_hash == desired_hash)
+    return ClusterPlan(
+        active=active,
+        pending=choice.pending,
+        create=choice.create,
+        drop=choice.drop,
+        delete=tuple(delete),
+        mark=tuple(mark),
+        unmark=unmark,
+        scale=scale,
+        wake_at=min((*wakes, *([choice.wake] if choice.wake else [])), default=None),
+        replacing=choice.replacing,
+        kept_outdated=choice.kept_outdated,
     )
-    if active_facts is None:
-        if pending is None or pending_unusable:
-            make_pending()
-        elif pending_facts is None:
-            create = NewCluster(pending)
-    elif active_facts.config_hash == desired_hash:
-        reason, wake = replacement_due(spec, active_facts.created, active_facts.replacements, health, now)
-        wanted = reason if strategy != "None" else None
-        if wake is not None and strategy != "None" and pending is None:
-            wakes.append(wake)
-        next_count = active_facts.replacements + 1
-        if (
-            pending_facts is not None
-            and pending_facts.config_hash == desired_hash
-            and pending_facts.replacements > active_facts.replacements
-        ):
-            pass  # a replacement is under way
-        elif pending is not None and pending_facts is None and not pending_unusable and wanted is not None:
-            create, replacing = NewCluster(pending, next_count), wanted
-        else:
-            drop_pending()
-            if wanted is not None:
-                make_pending(next_count)
-                replacing = wanted
-    elif strategy == "None":
-        drop_pending()
-        kept_outdated = True
-    elif pending_facts is not None and pending_facts.config_hash == desired_hash:
-        pass
-    elif pending is not None and pending_facts is None and not pending_unusable:
-        create = NewCluster(pending)
-    else:
-        make_pending()
 
-    keep = {name for name in (active, pending) if name}
+
+@dataclass(frozen=True, slots=True)
+class _Choice:  # the pending cluster after this pass, and how it comes to be
+    pending: str | None
+    create: NewCluster | None = None
+    drop: tuple[str, ...] = ()
+    replacing: str | None = None
+    kept_outdated: bool = False
+    wake: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Scene:  # the RayService's clusters as one decision sees them
+    service: RawObject
+    everything: Mapping[str, ClusterFacts]
+    live: Mapping[str, ClusterFacts]
+    protected: frozenset[str]
+    desired_hash: str
+    rng: random.Random
+
+    def dropped(self, pending: str | None) -> tuple[str, ...]:
+        """Guarantee 4: a pending cluster given up is deleted at once, unless it is gone or going."""
+        facts = self.everything.get(pending) if pending is not None else None
+        return (facts.name,) if facts is not None and not facts.deleting else ()
+
+    def unusable(self, pending: str | None) -> bool:
+        facts = self.everything.get(pending) if pending is not None else None  # gone, going, or outdated
+        return facts is not None and (facts.deleting or facts.config_hash != self.desired_hash)
+
+    def make(self, pending: str | None, replacements: int = 0, replacing: str | None = None) -> _Choice:
+        """Guarantee 3: drop ``pending``, then adopt a cluster (not for a replacement) or name a new one."""
+        drop = self.dropped(pending)
+        adopted = _adoptable(self.live.values(), self.protected, self.desired_hash)
+        if adopted is not None and replacements == 0:
+            return _Choice(adopted, drop=drop)
+        name = _fresh_name(self.service, self.rng, taken=set(self.everything) | self.protected)
+        return _Choice(name, NewCluster(name, replacements), drop, replacing)
+
+
+def _choose(scene: _Scene, active: str | None, pending: str | None, health: Health, now: datetime) -> _Choice:
+    """Guarantee 2: the pending cluster for each state of the upgrade."""
+    strategy = str(mapping(spec_of(scene.service).get("upgradeStrategy")).get("type") or "NewCluster")
+    active_facts = scene.live.get(active) if active is not None else None
+    pending_facts = scene.live.get(pending) if pending is not None else None
+    missing = pending is not None and pending_facts is None and not scene.unusable(pending)
+    if active_facts is None:
+        if pending is None or scene.unusable(pending):
+            return scene.make(pending)
+        return _Choice(pending, NewCluster(pending)) if pending_facts is None else _Choice(pending)
+    if active_facts.config_hash == scene.desired_hash:
+        return _keep_or_replace(scene, active_facts, pending, strategy, health, now)
+    if strategy == "None":
+        return _Choice(None, drop=scene.dropped(pending), kept_outdated=True)
+    if pending_facts is not None and pending_facts.config_hash == scene.desired_hash:
+        return _Choice(pending)
+    if missing and pending is not None:
+        return _Choice(pending, NewCluster(pending))
+    return scene.make(pending)
+
+
+def _keep_or_replace(
+    scene: _Scene, active: ClusterFacts, pending: str | None, strategy: str, health: Health, now: datetime
+) -> _Choice:
+    """Guarantees 2 and 7: an up-to-date active cluster keeps serving, unless it is due for replacement."""
+    reason, wake = replacement_due(spec_of(scene.service), active.created, active.replacements, health, now)
+    wanted = reason if strategy != "None" else None
+    wake = wake if strategy != "None" and pending is None else None
+    pending_facts = scene.live.get(pending) if pending is not None else None
+    next_count = active.replacements + 1
+    if (
+        pending_facts is not None
+        and pending_facts.config_hash == scene.desired_hash
+        and pending_facts.replacements > active.replacements
+    ):
+        return _Choice(pending, wake=wake)  # a replacement is under way
+    if pending is not None and pending_facts is None and not scene.unusable(pending) and wanted is not None:
+        return _Choice(pending, NewCluster(pending, next_count), replacing=wanted, wake=wake)
+    if wanted is not None:
+        return dataclasses.replace(scene.make(pending, next_count, wanted), wake=wake)
+    return _Choice(None, drop=scene.dropped(pending), wake=wake)
+
+
+def _garbage(
+    scene: _Scene, keep: set[str], now: datetime
+) -> tuple[list[tuple[str, datetime]], list[str], list[datetime]]:
+    """Guarantee 5: deadlines to set, clusters whose deadline passed, and the deadlines still ahead."""
     mark: list[tuple[str, datetime]] = []
-    for name, facts in sorted(live.items()):
-        if name in keep or name in protected or name in drop:
-            continue
+    delete: list[str] = []
+    wakes: list[datetime] = []
+    for name, facts in sorted((n, f) for n, f in scene.live.items() if n not in keep and n not in scene.protected):
         if facts.delete_after is None:
-            mark.append((name, deletion_deadline(service, now)))
+            mark.append((name, deletion_deadline(scene.service, now)))
             wakes.append(mark[-1][1])
         elif facts.delete_after <= now:
             delete.append(name)
         else:
             wakes.append(facts.delete_after)
-    unmark = tuple(name for name in sorted(keep) if name in live and live[name].delete_after is not None)
-    scale = tuple(name for name in (active, pending) if name in live and live[name].config_hash == desired_hash)
-    return ClusterPlan(
-        active=active,
-        pending=pending,
-        create=create,
-        drop=tuple(drop),
-        delete=tuple(delete),
-        mark=tuple(mark),
-        unmark=unmark,
-        scale=scale,
-        wake_at=min(wakes, default=None),
-        replacing=replacing,
-        kept_outdated=kept_outdated,
-    )
+    return mark, delete, wakes
 
 
-def _adoptable(clusters: Iterable[ClusterFacts], protected: set[str], desired_hash: str) -> str | None:
+def _adoptable(clusters: Iterable[ClusterFacts], protected: Collection[str], desired_hash: str) -> str | None:
     candidates = sorted(
         (facts for facts in clusters if facts.name not in protected),
         key=lambda facts: (facts.created is None, facts.created, facts.name),

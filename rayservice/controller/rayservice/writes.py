@@ -1,18 +1,11 @@
-"""Every API write of the RayService reconciler: each compares before it writes and says what it did.
+"""The cluster and pod writes of the RayService reconciler: each compares before it writes and says what it did.
 
 Guarantees:
-1. ``write_status_if_changed`` writes ``/status`` only when the computed status differs from the stored one,
-   with the cached ``resourceVersion`` as precondition: a decision made on a stale cache is never committed
-   (the server answers 409 and the pass is retried). It returns the object as stored after the write, and
-   records in ``deps.written`` the version it replaced; the write's echo wakes the controller only when the
-   status stopped recording a cluster (the next decision may then delete it).
+1. (The status write and ``ensure_service`` are the shared ones of ``rayservice.controller.objects``.)
 2. ``create_cluster`` treats AlreadyExists as done when the existing cluster is this RayService's (a create
    whose answer was lost, or a cache that lags); it returns False when the name belongs to someone else.
 3. ``delete_cluster`` and ``set_deadline`` treat NotFound as done. ``delete_cluster`` deletes only the
    incarnation it saw (uid precondition).
-4. ``ensure_service`` creates the Service, or patches only the fields that differ (``patches.service_patch``);
-   a Service of the same name that another controller owns is left alone (and reported once per pass in the
-   log). A Service the cache cannot show (created without our labels) is read live once and adopted.
 5. Every create, delete and in-place scaling emits one Normal event on the RayService.
 6. ``label_serve_pod`` sets a pod's ``ray.io/serve`` label; NotFound (the pod went away) is done.
 """
@@ -34,47 +27,17 @@ from rayservice.controller.objects import (
     metadata,
     name_of,
     namespace_of,
-    status_of,
     uid_of,
 )
 from rayservice.controller.rayservice.deps import Deps
-from rayservice.controller.rayservice.patches import scale_patch, service_patch
-from rayservice.controller.rayservice.upgrade import recorded_clusters
-from rayservice.kube import PODS, RAY_CLUSTERS, RAY_SERVICES, SERVICES, AlreadyExists, NotFound, Preconditions
+from rayservice.controller.rayservice.patches import scale_patch
+from rayservice.kube import PODS, RAY_CLUSTERS, AlreadyExists, NotFound, Preconditions
 
 REASON_CREATED_CLUSTER: Final = "CreatedCluster"
 REASON_DELETED_CLUSTER: Final = "DeletedCluster"
 REASON_SCALED_CLUSTER: Final = "UpdatedCluster"
 
 _log = structlog.get_logger(__name__)
-
-
-async def write_status_if_changed(service: RawObject, status: Mapping[str, Any], deps: Deps) -> RawObject:
-    """Guarantee 1."""
-    if dict(status_of(service)) == dict(status):
-        return service
-    meta = metadata(service)
-    body = {
-        "apiVersion": service.get("apiVersion", "ray.io/v1"),
-        "kind": "RayService",
-        "metadata": {
-            "name": meta.get("name"),
-            "namespace": meta.get("namespace"),
-            "resourceVersion": meta.get("resourceVersion"),
-        },
-        "status": dict(status),
-    }
-    stored = await deps.kube.replace_status(RAY_SERVICES, name_of(service), body, namespace=namespace_of(service))
-    key = ObjectKey(namespace_of(service), name_of(service))
-    # The recorded clusters are an input of the next decision: a cluster the status stops recording may now be
-    # garbage, so that write's echo must wake the controller. Recording a new name protects it and nothing
-    # else (the pass that records a pending name creates it, and that create wakes us); any other status
-    # change is only what this pass saw, and its echo need not wake anyone.
-    released = set(recorded_clusters(service)) - set(recorded_clusters({"status": status})) - {None}
-    old_version, new_version = meta.get("resourceVersion"), metadata(stored).get("resourceVersion")
-    deps.written.replaced(key, old_version, new_version, wake_on_echo=bool(released))
-    _log.debug("status_written", resource_version=metadata(stored).get("resourceVersion"))
-    return stored
 
 
 async def create_cluster(service: RawObject, cluster: Mapping[str, Any], deps: Deps, *, why: str) -> bool:
@@ -137,28 +100,3 @@ async def scale_cluster(service: RawObject, cluster: RawObject, desired_spec: Ma
     await deps.kube.patch(RAY_CLUSTERS, name, patch, namespace=namespace_of(service))
     _log.info("cluster_scaled", cluster=name)
     await deps.events.emit(service, NORMAL, REASON_SCALED_CLUSTER, f"Scaled the worker groups of RayCluster {name}")
-
-
-async def ensure_service(
-    service: RawObject, observed: RawObject | None, desired: Mapping[str, Any], deps: Deps
-) -> bool:
-    """Guarantee 4; returns whether a write was made."""
-    name, namespace = name_of(desired), namespace_of(service)
-    if observed is None:
-        try:
-            await deps.kube.create(SERVICES, desired, namespace=namespace)
-        except AlreadyExists:
-            observed = await deps.kube.get(SERVICES, name, namespace=namespace)
-        else:
-            _log.info("service_created", service=name)
-            return True
-    owner = controller_uid(observed)
-    if owner is not None and owner != uid_of(service):
-        _log.warning("service_owned_by_other", service=name, owner_uid=owner)
-        return False
-    patch = service_patch(observed, desired)
-    if patch is None:
-        return False
-    await deps.kube.patch(SERVICES, name, patch, namespace=namespace)
-    _log.info("service_updated", service=name, fields=sorted(patch.get("spec", {})))
-    return True

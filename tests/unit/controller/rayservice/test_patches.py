@@ -5,12 +5,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from rayservice.controller.objects import service_patch
 from rayservice.controller.rayservice import (
     desired_cluster,
     desired_serve_service,
     owner_reference,
     scale_patch,
-    service_patch,
 )
 from tests.unit.controller.rayservice.samples import cluster_config, raw_cluster, rayservice
 

@@ -13,7 +13,8 @@ from tests.unit.surfaces import assert_all_sorted_and_importable, assert_pure
 
 PACKAGE = "rayservice.controller.rayservice"
 PURE_MODULES = [
-    "desired", "serve_health", "patches", "serve_diff", "serve_labels", "status", "upgrade", "validate",
+    "desired", "serve_health", "pass_values", "patches", "plan", "serve_diff", "serve_labels", "status", "upgrade",
+    "validate",
 ]
 PUBLIC_MODULES = [*PURE_MODULES, "deps", "memory", "setup"]
 MAX_LINES = 300

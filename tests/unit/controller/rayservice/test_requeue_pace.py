@@ -4,14 +4,12 @@ is looked at within 10-15 s (Ray may recover on its own), not at the 72-108 s st
 from __future__ import annotations
 
 import random
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
-from rayservice.controller.rayservice.observe import ServeState
-from rayservice.controller.rayservice.reconcile import _requeue
-from rayservice.controller.rayservice.submit import Submitted
+from rayservice.controller.rayservice.pass_values import Observed, ServeState, Submitted
+from rayservice.controller.rayservice.plan import pass_requeue_s
+from rayservice.controller.rayservice.upgrade import ClusterPlan
 from rayservice.controller.rayservice.validate import ServiceCheck
 from rayservice.ray import compute_application_statuses
 from tests.unit.controller.rayservice.samples import NOW, rayservice
@@ -24,17 +22,12 @@ def state(app_status: str) -> ServeState:
     return ServeState("http://127.16.0.2:8265", answer, compute_application_statuses(answer, now=NOW))
 
 
-def deps() -> Any:
-    memory = SimpleNamespace(failures=lambda key: 0)
-    return SimpleNamespace(memory=memory, clock=SimpleNamespace(now=lambda: NOW), rng=random.Random(7))
-
-
 def requeue(app_status: str, *, active: str | None, pending: str | None) -> float | None:
-    plan: Any = SimpleNamespace(active=active, pending=pending, wake_at=None)
+    plan = ClusterPlan(active=active, pending=pending)
     target = pending or active
     assert target is not None
-    return _requeue(rayservice(), plan, target, {target: state(app_status)}, Submitted.NOTHING,
-                    ServiceCheck(CONFIG), deps())
+    observed = Observed(rayservice(), ServiceCheck(CONFIG), "", {}, None, None, (), 0, ray={target: state(app_status)})
+    return pass_requeue_s(observed, plan, target, Submitted.NOTHING, now=NOW, jitter=random.Random(7).random())
 
 
 @pytest.mark.parametrize("app_status", ["DEPLOY_FAILED", "UNHEALTHY"])

@@ -1,0 +1,279 @@
+"""One RayService pass, decided: ``plan(observed, now, rng) -> PassPlan``, the only place its decisions are made.
+
+Guarantees:
+1. ``plan`` is a function of its arguments: no I/O, no clock, no memory. Its parts are the cluster plan
+   (``upgrade.decide``, on the active and pending clusters ``observe`` found once), whether the active
+   cluster's unreachable clock runs or stops (``health_clock``; the shell writes it to ``deps.memory``), the
+   Serve PUT or none (``serve_diff.decide_serve``), the switch or none, the ``ray.io/serve`` label changes,
+   the Services' target, the status (``status.compute_status``), the events that status records, and the
+   requeue.
+2. A pass that creates a cluster plans only that: the status recording the pending name, the pending
+   clusters it replaces to drop, the create, and the status to write should the name be someone else's.
+3. The switch happens only when the pending cluster's Serve read shows it runs the desired config with
+   every application RUNNING and no PUT is needed (``is_serving``); it re-points both Services, sets the old
+   cluster's deletion deadline (now + ``rayClusterDeletionDelaySeconds``, whole seconds) and reports the
+   upgrade's duration from the new cluster's creation.
+4. ``serve_put.first`` is true when the config was not PUT to that address before: such a pass writes no
+   status (Ray's answer predates the PUT). ``requeue_after_s`` holds when no PUT fails;
+   ``requeue_after_put_failure_s`` when the planned PUT fails (one more dashboard failure: the backoff).
+5. Label changes cover the active and pending clusters (before a switch), each cluster's pods by name.
+
+Pure: randomness (new cluster names, jitter) comes from the ``rng`` argument, drawn in that order.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from rayservice.api.rayservice import CONDITION_READY
+from rayservice.controller.events import WARNING
+from rayservice.controller.objects import (
+    RawObject,
+    find_condition,
+    generation_of,
+    is_deleting,
+    metadata,
+    parse_time,
+    spec_of,
+    status_of,
+)
+from rayservice.controller.rayservice.desired import desired_head_service, desired_serve_service
+from rayservice.controller.rayservice.pass_values import (
+    Event,
+    Notes,
+    Observed,
+    PassPlan,
+    ServePut,
+    Submitted,
+    Switch,
+)
+from rayservice.controller.rayservice.serve_diff import (
+    apps_missing,
+    config_digest,
+    decide_serve,
+    desired_app_names,
+    is_serving,
+)
+from rayservice.controller.rayservice.serve_health import Health, unhealthy_since
+from rayservice.controller.rayservice.serve_labels import serve_label_changes
+from rayservice.controller.rayservice.status import (
+    FAILED_APP_STATUSES,
+    REASON_VALIDATION_FAILED,
+    ClusterReport,
+    Pace,
+    compute_status,
+    requeue_after_s,
+)
+from rayservice.controller.rayservice.upgrade import ClusterPlan, cluster_facts, decide, deletion_deadline
+from rayservice.controller.rayservice.validate import ServiceCheck
+from rayservice.ray import as_status_field, is_converging
+
+REASON_IGNORED_FIELDS = "IgnoredFields"
+REASON_SERVE_CONFIG_WARNING = "ServeConfigWarning"
+
+
+def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:
+    """Guarantees 1-5."""
+    service = observed.service
+    health, clock = active_health(observed, now)
+    facts = [cluster_facts(cluster) for cluster in observed.clusters.values()]
+    clusters = decide(
+        service,
+        facts,
+        selected=observed.selected,
+        desired_hash=observed.desired_hash,
+        health=health,
+        now=now,
+        rng=rng,
+        current=(observed.active, observed.pending),
+    )
+    if clusters.create is not None:
+        return _starting(observed, clusters, clock, now)
+    target = clusters.pending or clusters.active
+    put = serve_put(observed, target)
+    switch = _switch(observed, clusters, put, now)
+    active, pending = (switch.new, None) if switch is not None else (clusters.active, clusters.pending)
+    live = {name for name, cluster in observed.clusters.items() if not is_deleting(cluster)}
+    point_at = active if switch is not None or active in live else None
+    status = compute_status(
+        service,
+        now=now,
+        active=_report(active, observed),
+        pending=_report(pending, observed),
+        serve_endpoints=observed.serve_endpoints,
+        kept_outdated=clusters.kept_outdated,
+    )
+    jitter = rng.random()
+    requeue = {
+        outcome: pass_requeue_s(observed, clusters, target, outcome, now=now, jitter=jitter)
+        for outcome in (Submitted.PUT if put else Submitted.NOTHING, Submitted.FAILED)
+    }
+    return PassPlan(
+        clusters=clusters,
+        status=status,
+        requeue_after_s=requeue[Submitted.PUT if put else Submitted.NOTHING],
+        health_clock=clock,
+        serve_put=put,
+        labels=_labels(observed, (clusters.active, clusters.pending)),
+        switch=switch,
+        services=_services(observed, point_at),
+        requeue_after_put_failure_s=requeue[Submitted.FAILED],
+    )
+
+
+def active_health(observed: Observed, now: datetime) -> tuple[Health, Literal["run", "stop"] | None]:
+    """The active cluster's unhealthy clocks: apps UNHEALTHY or DEPLOY_FAILED since the stored time; the
+    unreachable clock runs while its head is not ready, its dashboard does not answer or it has none of the
+    desired applications, and stops once it has them (the second value: what ``deps.memory`` must note)."""
+    active = observed.active
+    if active is None:
+        return Health(), None
+    app_names = desired_app_names(observed.check.config)
+    state = observed.ray.get(active)
+    since = observed.notes.get(active, Notes()).unreachable_since
+    clock: Literal["run", "stop"] | None = None
+    if state is None or (state.answer is not None and app_names and not any(n in state.apps for n in app_names)):
+        clock, since = "run", since or now
+    elif state.answer is not None:
+        clock, since = "stop", None
+    statuses = state.statuses if state is not None else {}
+    return Health(unhealthy_since(statuses, app_names), since), clock
+
+
+def serve_put(observed: Observed, target: str | None) -> ServePut | None:
+    """The PUT ``decide_serve`` asks for on the target cluster, as it was just read; ``None``: no PUT."""
+    read = observed.ray.get(target) if target is not None else None
+    config = observed.check.config
+    if target is None or read is None or read.answer is None or config is None:
+        return None
+    last = observed.notes.get(target, Notes()).last_put
+    decision = decide_serve(config, read.apps, read.statuses, address=read.address, last=last, now_s=observed.now_s)
+    if not decision.put:
+        return None
+    first = last is None or (last.address, last.digest) != (read.address, config_digest(config))
+    return ServePut(target, read.address, config, decision.reason, first)
+
+
+def pass_requeue_s(
+    observed: Observed, clusters: ClusterPlan, target: str | None, submitted: Submitted, *, now: datetime, jitter: float
+) -> float | None:
+    """When to look again after a pass whose Serve submission did ``submitted``."""
+    ray = observed.ray
+    state = ray.get(target) if target is not None else None
+    answered = state is not None and state.answer is not None
+    unread = any(name not in ray for name in (clusters.active, clusters.pending) if name)
+    pace: Pace = "steady"
+    if target is not None and (state is None or unread):
+        pace = "starting"
+    elif submitted is Submitted.PUT or (
+        state is not None
+        and answered
+        and (is_converging(state.statuses) or apps_missing(observed.check.config, state.apps))
+    ):
+        pace = "converging"
+    elif state is not None and answered and any(app.status in FAILED_APP_STATUSES for app in state.statuses.values()):
+        pace = "failing"  # Ray may recover on its own (a replica restarts): look again soon, not in 90 s
+    failures = 0
+    if target is not None and (submitted is Submitted.FAILED or (state is not None and not answered)):
+        failures = observed.notes.get(target, Notes()).failures + (1 if submitted is Submitted.FAILED else 0)
+    wake_in_s = (clusters.wake_at - now).total_seconds() if clusters.wake_at is not None else None
+    return requeue_after_s(valid=True, pace=pace, ray_failures=failures, wake_in_s=wake_in_s, jitter=jitter)
+
+
+def status_events(service: RawObject, status: Mapping[str, Any], check: ServiceCheck) -> list[Event]:
+    """The events a status write records, emitted after it (a pass on a stale cache gets 409 and repeats none):
+    ``IgnoredFields`` and ``ServeConfigWarning`` once per generation, ``ValidationFailed`` per distinct message."""
+    events: list[Event] = []
+    generation = generation_of(service)
+    if generation is not None and generation != status_of(service).get("observedGeneration"):
+        if check.ignored:
+            fields = ", ".join(f"spec.{field}" for field in check.ignored)
+            events.append((WARNING, REASON_IGNORED_FIELDS, f"Accepted but not acted on: {fields}"))
+        if check.warnings:
+            events.append((WARNING, REASON_SERVE_CONFIG_WARNING, "; ".join(str(w) for w in check.warnings)))
+    before = find_condition(status_of(service).get("conditions"), CONDITION_READY) or {}
+    after = find_condition(status.get("conditions"), CONDITION_READY) or {}
+    if after.get("reason") == REASON_VALIDATION_FAILED and before.get("message") != after.get("message"):
+        events.append((WARNING, REASON_VALIDATION_FAILED, str(after.get("message", ""))))
+    return events
+
+
+def _starting(
+    observed: Observed, clusters: ClusterPlan, clock: Literal["run", "stop"] | None, now: datetime
+) -> PassPlan:
+    """Guarantee 2."""
+    assert clusters.create is not None
+    service, active = observed.service, _report(clusters.active, observed)
+    recorded = compute_status(
+        service,
+        now=now,
+        active=active,
+        pending=ClusterReport(clusters.create.name),
+        serve_endpoints=observed.serve_endpoints,
+    )
+    stored = {**service, "status": recorded}
+    fallback = compute_status(stored, now=now, active=active, serve_endpoints=observed.serve_endpoints)
+    return PassPlan(
+        clusters=clusters,
+        status=recorded,
+        requeue_after_s=requeue_after_s(valid=True, pace="starting"),
+        health_clock=clock,
+        status_if_create_fails=fallback,
+    )
+
+
+def _switch(observed: Observed, clusters: ClusterPlan, put: ServePut | None, now: datetime) -> Switch | None:
+    """Guarantee 3."""
+    pending = clusters.pending
+    candidate = observed.ray.get(pending) if pending is not None else None
+    if (
+        pending is None
+        or candidate is None
+        or candidate.answer is None
+        or put is not None
+        or not is_serving(observed.check.config, candidate.apps, candidate.statuses)
+    ):
+        return None
+    old = clusters.active
+    if old is None or old == pending:
+        return Switch(old, pending)
+    created = parse_time(metadata(observed.clusters[pending]).get("creationTimestamp"))
+    upgrade_s = max((now - created).total_seconds(), 0.0) if created is not None else None
+    return Switch(old, pending, deletion_deadline(observed.service, now), upgrade_s)
+
+
+def _labels(observed: Observed, names: Sequence[str | None]) -> tuple[tuple[str, str], ...]:
+    """Guarantee 5."""
+    exclude_head = spec_of(observed.service).get("excludeHeadPodFromServeSvc") is True
+    changes: list[tuple[str, str]] = []
+    for name in names:
+        cluster = observed.clusters.get(name) if name is not None else None
+        if name is None or cluster is None or is_deleting(cluster):
+            continue
+        state = observed.ray.get(name)
+        answer = state.answer if state is not None else None
+        pods = observed.pods.get(name, ())
+        changes += sorted(serve_label_changes(cluster, pods, answer, exclude_head=exclude_head).items())
+    return tuple(changes)
+
+
+def _services(observed: Observed, cluster_name: str | None) -> tuple[RawObject, ...]:
+    """The head and serve Services selecting ``cluster_name``; none when there is no cluster to point at."""
+    if cluster_name is None:
+        return ()
+    cluster = observed.clusters[cluster_name]
+    return (desired_head_service(observed.service, cluster), desired_serve_service(observed.service, cluster))
+
+
+def _report(name: str | None, observed: Observed) -> ClusterReport | None:
+    if name is None:
+        return None
+    cluster = observed.clusters.get(name)
+    state = observed.ray.get(name)
+    applications = as_status_field(state.statuses) if state is not None and state.answer is not None else None
+    unreachable = state is not None and state.answer is None
+    error = (state.error or "") if state is not None and unreachable else ""
+    return ClusterReport(name, status_of(cluster) if cluster is not None else None, applications, unreachable, error)
