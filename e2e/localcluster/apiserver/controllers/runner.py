@@ -1,4 +1,5 @@
-"""The embedded cluster's controllers (garbage collector, namespaces, CRD cleanup, EndpointSlices), run together.
+"""The embedded cluster's controllers (garbage collector, namespaces, CRD cleanup, EndpointSlices, ReplicaSets,
+Deployments, Jobs), run together.
 
 Guarantees:
 1. `run(stop)` runs every controller in one TaskGroup until `stop` is set, then cancels and awaits them all;
@@ -20,9 +21,13 @@ import asyncio
 
 from e2e.localcluster.apiserver.storage.rest import Api
 
+from .deployments import DeploymentController
 from .endpoints import EndpointSliceController
 from .gc import GarbageCollector
+from .jobs import JobController
 from .namespaces import CrdCleanupController, NamespaceController
+from .replicasets import ReplicaSetController
+from .serviceaccounts import ServiceAccountController
 
 
 class Controllers:
@@ -31,6 +36,8 @@ class Controllers:
         self.namespaces = NamespaceController(api, content_delay_s=namespace_content_delay_s)
         self.crd_cleanup = CrdCleanupController(api)
         self.endpoints = EndpointSliceController(api)
+        self.serviceaccounts = ServiceAccountController(api)
+        self.workloads = (ReplicaSetController(api), DeploymentController(api), JobController(api))
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -39,7 +46,9 @@ class Controllers:
             tasks = [tg.create_task(self.gc.run(), name="localcluster-gc"),
                      tg.create_task(self.namespaces.run(), name="localcluster-namespaces"),
                      tg.create_task(self.crd_cleanup.run(), name="localcluster-crd-cleanup"),
-                     tg.create_task(self.endpoints.run(), name="localcluster-endpointslices")]
+                     tg.create_task(self.endpoints.run(), name="localcluster-endpointslices"),
+                     tg.create_task(self.serviceaccounts.run(), name="localcluster-serviceaccounts"),
+                     *(tg.create_task(c.run(), name=f"localcluster-{c.name}") for c in self.workloads)]
             await stop.wait()
             for task in tasks:
                 task.cancel()

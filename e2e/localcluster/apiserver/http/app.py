@@ -24,6 +24,7 @@ from e2e.localcluster.apiserver import errors
 from e2e.localcluster.apiserver.errors import ApiError
 from e2e.localcluster.apiserver.faults import FaultRule, Faults, RequestInfo
 from e2e.localcluster.apiserver.schema.resources import Registry, ResourceType
+from e2e.localcluster.apiserver.storage import scale
 from e2e.localcluster.apiserver.storage.rest import Api
 from e2e.localcluster.apiserver.storage.store import Store
 
@@ -238,6 +239,12 @@ class _Handler:
             return await self._watch(request, rp, rt)
         if m == "GET" and rp.subresource == "log":
             return await self.s.pod_log(rp.namespace, rp.name, dict(q))
+        if rp.subresource == "scale" and scale.is_scalable(rt):
+            out = scale.serve(api, rt, rp.namespace, rp.name, m, request.headers.get("Content-Type", JSON),
+                              await request.read(), dry_run=dry_run)
+            if m != "GET":
+                self.s.after_write(rt)
+            return self._encode(accept.kind if accept.kind == "yaml" else "json", out, warnings)
         if m == "GET" and rp.name:
             obj = api.output(rt, api.get(rt, rp.namespace, rp.name))
             return self._render(accept, rt, [obj], single=True, warnings=warnings, q=q)

@@ -6,10 +6,13 @@ Guarantees:
 2. Cells follow kube's printers on the common paths: a pod's READY `n/m`, STATUS from phase, init containers,
    waiting/terminated reasons and deletion (`Terminating`), RESTARTS with `(5m ago)`; a Service's TYPE,
    CLUSTER-IP, EXTERNAL-IP (`<none>`, `<pending>`), PORT(S) (`80:30080/TCP`), SELECTOR; `<none>` where kube
-   prints it. Ages are `human_duration(now - creationTimestamp)`.
+   prints it; a ReplicaSet's DESIRED/CURRENT/READY; a Job's STATUS (Complete, Failed, Terminating, Suspended,
+   FailureTarget, SuccessCriteriaMet, else Running), COMPLETIONS (`2/3`, `0/1 of 2`) and DURATION (start to
+   completion, or to now). Ages are `human_duration(now - creationTimestamp)`.
 3. Pure: cells depend only on the object and `now`.
 
-Not guaranteed: every corner of kube's printers (e.g. pod readiness gates beyond counting, sidecar restarts).
+Not guaranteed: every corner of kube's printers (e.g. pod readiness gates beyond counting, sidecar restarts); a
+workload's SELECTOR shows its matchLabels only.
 
 Any task may call `builtin_printer` and the row functions it returns.
 """
@@ -356,6 +359,43 @@ def _deployment_row(dep: Mapping[str, Any], now: datetime) -> list[Any]:
             _selector(labels)]
 
 
+def _template_cells(obj: Mapping[str, Any]) -> list[str]:
+    """CONTAINERS, IMAGES and SELECTOR of a workload (matchLabels only, as `k=v` pairs)."""
+    containers = [c for c in _list(_sub(obj, "spec", "template", "spec"), "containers") if isinstance(c, Mapping)]
+    return [",".join(str(c.get("name", "")) for c in containers), ",".join(str(c.get("image", "")) for c in containers),
+            _selector(_sub(obj, "spec", "selector", "matchLabels"))]
+
+
+def _replicaset_row(rs: Mapping[str, Any], now: datetime) -> list[Any]:
+    name, rs_age = _name_age(rs, now)
+    spec, status = _sub(rs, "spec"), _sub(rs, "status")
+    return [name, int(spec.get("replicas", 1) or 0), int(status.get("replicas") or 0),
+            int(status.get("readyReplicas") or 0), rs_age, *_template_cells(rs)]
+
+
+def _job_row(job: Mapping[str, Any], now: datetime) -> list[Any]:
+    """kube's printJob: STATUS from the conditions, COMPLETIONS `succeeded/completions`, DURATION."""
+    name, job_age = _name_age(job, now)
+    spec, status = _sub(job, "spec"), _sub(job, "status")
+    if isinstance(spec.get("completions"), int):
+        completions = f"{int(status.get('succeeded') or 0)}/{spec['completions']}"
+    elif int(spec.get("parallelism") or 0) > 1:
+        completions = f"{int(status.get('succeeded') or 0)}/1 of {spec['parallelism']}"
+    else:
+        completions = f"{int(status.get('succeeded') or 0)}/1"
+    start, end = parse_time(status.get("startTime")), parse_time(status.get("completionTime"))
+    duration = "" if start is None else human_duration(((end or now) - start).total_seconds())
+    true = {c.get("type") for c in _list(status, "conditions") if isinstance(c, Mapping) and c.get("status") == "True"}
+    state = "Running"
+    for ctype, shown in (("Complete", "Complete"), ("Failed", "Failed"), ("", "Terminating"),
+                         ("Suspended", "Suspended"), ("FailureTarget", "FailureTarget"),
+                         ("SuccessCriteriaMet", "SuccessCriteriaMet")):
+        if (ctype in true) if ctype else bool(_meta(job).get("deletionTimestamp")):
+            state = shown
+            break
+    return [name, state, completions, duration, job_age, *_template_cells(job)]
+
+
 def _created_at_row(obj: Mapping[str, Any], _now: datetime) -> list[Any]:
     md = _meta(obj)
     return [md.get("name", ""), md.get("creationTimestamp") or ""]
@@ -432,6 +472,27 @@ _PRINTERS: dict[tuple[str, str], tuple[list[Column], RowFn]] = {
                                column("Images", "Images referenced by each container in the template.",
                                       priority=1),
                                column("Selector", "Label selector for pods.", priority=1)], _deployment_row),
+    ("apps", "replicasets"): (
+        [NAME_COLUMN, column("Desired", "Replicas is the number of desired pods. This is a pointer to distinguish "
+                                        "between explicit zero and unspecified. Defaults to 1. More info: "
+                                        "https://kubernetes.io/docs/concepts/workloads/controllers/replicaset/"
+                                        "#how-a-replicaset-works", ctype="integer"),
+         column("Current", "Replicas is the most recently observed number of non-terminating pods. More info: "
+                           "https://kubernetes.io/docs/concepts/workloads/controllers/replicaset/"
+                           "#how-a-replicaset-works", ctype="integer"),
+         column("Ready", "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition.",
+                ctype="integer"), _AGE,
+         column("Containers", "Names of each container in the template.", priority=1),
+         column("Images", "Images referenced by each container in the template.", priority=1),
+         column("Selector", "Selector is a label query over pods that should match the replica count.",
+                priority=1)], _replicaset_row),
+    ("batch", "jobs"): (
+        [NAME_COLUMN, column("Status", "Status of the job."),
+         column("Completions", "The number of pods which reached phase Succeeded."),
+         column("Duration", "Time required to complete the job."), _AGE,
+         column("Containers", "Names of each container in the template.", priority=1),
+         column("Images", "Images referenced by each container in the template.", priority=1),
+         column("Selector", "A label query over pods that should match the pod count.", priority=1)], _job_row),
     ("rbac.authorization.k8s.io", "roles"): (_CREATED_AT, _created_at_row),
     ("rbac.authorization.k8s.io", "clusterroles"): (_CREATED_AT, _created_at_row),
 }

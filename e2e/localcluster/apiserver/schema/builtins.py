@@ -47,6 +47,8 @@ from e2e.localcluster.apiserver.storage.objects import meta, without_meta_status
 from e2e.localcluster.apiserver.storage.rest import Api, KindHooks
 from e2e.localcluster.apiserver.storage.store import Obj, Store
 
+from .workloads import register_workload_hooks
+
 TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -79,6 +81,7 @@ def builtin_hooks(service_cidr: str = "10.96.0.0/16", *, rng: random.Random | No
         {"apiVersion", "kind", "metadata", "data", "binaryData", "immutable"})
     hooks.known_fields[("", "secrets")] = frozenset(
         {"apiVersion", "kind", "metadata", "data", "stringData", "type", "immutable"})
+    register_workload_hooks(hooks, _default_pod_spec)
     return hooks
 
 

@@ -37,6 +37,7 @@ from .store import Obj, Store
 UNCONDITIONAL_UPDATE = {
     ("", "configmaps"), ("", "secrets"), ("", "pods"), ("", "services"), ("", "namespaces"), ("", "nodes"),
     ("", "endpoints"), ("", "events"), ("", "serviceaccounts"), ("apps", "deployments"),
+    ("apps", "replicasets"), ("batch", "jobs"),
     ("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "rolebindings"),
     ("rbac.authorization.k8s.io", "clusterroles"), ("rbac.authorization.k8s.io", "clusterrolebindings"),
     ("discovery.k8s.io", "endpointslices"), ("apiextensions.k8s.io", "customresourcedefinitions"),
