@@ -3,7 +3,10 @@
 Guarantees:
 1. `start()` listens on loopback (port 0 picks a free one), creates the standard namespaces and starts the
    cluster controllers (garbage collector, namespaces, CRD cleanup, EndpointSlices); `stop()` ends
-   watches, controllers and the listener, and leaves no task running.
+   watches, controllers and the listener, and leaves no task running. With `advertise_address`
+   (kube-apiserver's --advertise-address; in `up` mode the node bridge's address, where pods reach the
+   server) it also listens there on the same port, even before that address exists, and keeps the
+   `kubernetes` Service of `default` pointing at it (controllers/kubernetes_service.py).
 2. CRDs written through the API are served (or withdrawn) before the write's response is sent.
 3. `write_kubeconfig` produces a file that kubectl and the `kubernetes` client accept.
 """
@@ -20,6 +23,8 @@ import yaml
 from aiohttp import web
 
 from . import errors
+from .advertise import advertise_socket
+from .controllers.kubernetes_service import check_endpoint_address
 from .controllers.runner import Controllers
 from .errors import ApiError
 from .faults import Faults
@@ -57,7 +62,7 @@ def _simulated_node(api: Api) -> NodeSimulator:
 class LocalApiServer:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, service_cidr: str = "10.96.0.0/16",
                  bookmark_interval_s: float = 10.0, history_size: int = 20000,
-                 simulate_node: bool = False) -> None:
+                 simulate_node: bool = False, advertise_address: str | None = None) -> None:
         self.host = host
         self.port = port
         self.store = Store(history_size=history_size)
@@ -68,7 +73,8 @@ class LocalApiServer:
         self.faults = Faults()
         self.bookmark_interval_s = bookmark_interval_s
         self.stopping = asyncio.Event()
-        self.controllers = Controllers(self.api)
+        self.advertise_address = advertise_address and check_endpoint_address(advertise_address)
+        self.controllers = Controllers(self.api, service_cidr=service_cidr)
         self.log_provider: LogProvider | None = None
         self.sim_node = _simulated_node(self.api) if simulate_node else None
         self._sim_task: asyncio.Task[None] | None = None
@@ -98,6 +104,9 @@ class LocalApiServer:
             assert server is not None
             sockets = getattr(server, "sockets", None) or []
             self.port = sockets[0].getsockname()[1]
+        if self.advertise_address:
+            await web.SockSite(self._runner, advertise_socket(self.advertise_address, self.port)).start()
+            self.controllers.kubernetes_service.serve_at(self.advertise_address, self.port)
 
     async def stop(self) -> None:
         self.stopping.set()
