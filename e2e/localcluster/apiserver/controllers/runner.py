@@ -1,4 +1,5 @@
-"""The embedded cluster's controllers (garbage collector, namespaces, CRD cleanup, EndpointSlices), run together.
+"""The embedded cluster's controllers (garbage collector, namespaces, CRD cleanup, EndpointSlices, ReplicaSets,
+Deployments, Jobs), run together.
 
 Guarantees:
 1. `run(stop)` runs every controller in one TaskGroup until `stop` is set, then cancels and awaits them all;
@@ -20,10 +21,14 @@ import asyncio
 
 from e2e.localcluster.apiserver.storage.rest import Api
 
+from .deployments import DeploymentController
 from .endpoints import EndpointSliceController
 from .gc import GarbageCollector
+from .jobs import JobController
 from .kubernetes_service import KubernetesServiceController
 from .namespaces import CrdCleanupController, NamespaceController
+from .replicasets import ReplicaSetController
+from .serviceaccounts import ServiceAccountController
 
 
 class Controllers:
@@ -34,6 +39,8 @@ class Controllers:
         self.crd_cleanup = CrdCleanupController(api)
         self.endpoints = EndpointSliceController(api)
         self.kubernetes_service = KubernetesServiceController(api, service_cidr=service_cidr)
+        self.serviceaccounts = ServiceAccountController(api)
+        self.workloads = (ReplicaSetController(api), DeploymentController(api), JobController(api))
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -43,7 +50,9 @@ class Controllers:
                      tg.create_task(self.namespaces.run(), name="localcluster-namespaces"),
                      tg.create_task(self.crd_cleanup.run(), name="localcluster-crd-cleanup"),
                      tg.create_task(self.endpoints.run(), name="localcluster-endpointslices"),
-                     tg.create_task(self.kubernetes_service.run(), name="localcluster-kubernetes-service")]
+                     tg.create_task(self.kubernetes_service.run(), name="localcluster-kubernetes-service"),
+                     tg.create_task(self.serviceaccounts.run(), name="localcluster-serviceaccounts"),
+                     *(tg.create_task(c.run(), name=f"localcluster-{c.name}") for c in self.workloads)]
             await stop.wait()
             for task in tasks:
                 task.cancel()
