@@ -3,7 +3,9 @@
 Guarantees:
 1. (The status write and ``ensure_service`` are the shared ones of ``rayservice.controller.objects``.)
 2. ``create_cluster`` treats AlreadyExists as done when the existing cluster is this RayService's (a create
-   whose answer was lost, or a cache that lags); it returns False when the name belongs to someone else.
+   whose answer was lost, or a cache that lags); it returns False when the name belongs to someone else. Any
+   other refusal (403 Forbidden, 422 Invalid, 5xx, ...) is a Warning ``FailedToCreateRayCluster`` event on the
+   RayService carrying the API server's message (as KubeRay reports it), then raised for the retry.
 3. ``delete_cluster`` and ``set_deadline`` treat NotFound as done. ``delete_cluster`` deletes only the
    incarnation it saw (uid precondition).
 5. Every create, delete and in-place scaling emits one Normal event on the RayService.
@@ -19,7 +21,7 @@ from typing import Any, Final
 import structlog
 
 from rayservice.api import DELETE_AFTER_ANNOTATION, SERVE_LABEL, ObjectKey, format_kube_time
-from rayservice.controller.events import NORMAL
+from rayservice.controller.events import NORMAL, WARNING
 from rayservice.controller.objects import (
     RawObject,
     controller_uid,
@@ -31,10 +33,11 @@ from rayservice.controller.objects import (
 )
 from rayservice.controller.rayservice.deps import Deps
 from rayservice.controller.rayservice.patches import scale_patch
-from rayservice.kube import PODS, RAY_CLUSTERS, AlreadyExists, NotFound, Preconditions
+from rayservice.kube import PODS, RAY_CLUSTERS, AlreadyExists, ApiError, NotFound, Preconditions
 
 REASON_CREATED_CLUSTER: Final = "CreatedCluster"
 REASON_DELETED_CLUSTER: Final = "DeletedCluster"
+REASON_CREATE_CLUSTER_FAILED: Final = "FailedToCreateRayCluster"
 REASON_SCALED_CLUSTER: Final = "UpdatedCluster"
 
 _log = structlog.get_logger(__name__)
@@ -51,6 +54,10 @@ async def create_cluster(service: RawObject, cluster: Mapping[str, Any], deps: D
             return True
         _log.warning("cluster_name_taken", cluster=name, owner_uid=controller_uid(existing))
         return False
+    except ApiError as exc:  # without this event a missing permission would only show in the operator's log
+        await deps.events.emit(service, WARNING, REASON_CREATE_CLUSTER_FAILED,
+                               f"Failed to create RayCluster {namespace}/{name}: {exc}")
+        raise
     _log.info("cluster_created", cluster=name, why=why)
     await deps.events.emit(service, NORMAL, REASON_CREATED_CLUSTER, f"Created RayCluster {namespace}/{name}: {why}")
     return True
