@@ -13,7 +13,6 @@ Guarantees:
 
 from __future__ import annotations
 
-import functools
 import random
 from typing import Final, Protocol
 
@@ -27,9 +26,10 @@ from rayservice.controller.raycluster.reconcile import (
     RayClusterMetrics,
     reconcile,
 )
-from rayservice.informers import enqueue_by_label, enqueue_owner, enqueue_self
+from rayservice.controller.wiring import controller_for
+from rayservice.informers import enqueue_by_label, enqueue_owner
 from rayservice.queue import QueueMetrics
-from rayservice.runtime import Controller, ReconcileMetrics, ignore_own_echo
+from rayservice.runtime import Controller, ReconcileMetrics
 
 CONTROLLER_NAME: Final = "raycluster"
 
@@ -52,16 +52,8 @@ def raycluster_controller(
     deps = RayClusterDeps(
         kube=kube, caches=caches, events=events, clock=clock, rng=rng, inflight=InFlight(clock=clock), metrics=metrics
     )
-    controller = Controller(
-        CONTROLLER_NAME,
-        functools.partial(reconcile, deps=deps),
-        workers=workers,
-        clock=clock,
-        queue_metrics=metrics,
-        metrics=metrics,
-    )
-    for informer in caches.rayclusters.informers:
-        controller.watch(informer, enqueue_self(ignore_update=ignore_own_echo(deps.written)))
+    own = caches.rayclusters.informers
+    controller = controller_for(CONTROLLER_NAME, reconcile, deps, own=own, workers=workers, metrics=metrics)
     for informer in caches.pods.informers:
         controller.watch(informer, enqueue_by_label(RAY_CLUSTER_LABEL))
     for informer in caches.services.informers:

@@ -16,7 +16,6 @@ returned controller with ``manager.add``.
 
 from __future__ import annotations
 
-import functools
 import random
 from typing import Final, Protocol
 
@@ -31,9 +30,10 @@ from rayservice.controller.rayservice.deps import (
 )
 from rayservice.controller.rayservice.memory import ClusterMemory
 from rayservice.controller.rayservice.reconcile import reconcile
-from rayservice.informers import KeyMapper, controller_owner, enqueue_owner, enqueue_self
+from rayservice.controller.wiring import controller_for
+from rayservice.informers import KeyMapper, controller_owner, enqueue_owner
 from rayservice.queue import QueueMetrics
-from rayservice.runtime import Controller, ReconcileMetrics, ignore_own_echo
+from rayservice.runtime import Controller, ReconcileMetrics
 
 CONTROLLER_NAME: Final = "rayservice"
 _RAY_GROUP: Final = "ray.io"
@@ -68,17 +68,9 @@ def rayservice_controller(
         memory=ClusterMemory(),
         dashboard_port=dashboard_port,
     )
-    controller = Controller(
-        CONTROLLER_NAME,
-        functools.partial(reconcile, deps=deps),
-        workers=workers,
-        clock=clock,
-        queue_metrics=metrics,
-        metrics=metrics,
-    )
+    own = caches.rayservices.informers
+    controller = controller_for(CONTROLLER_NAME, reconcile, deps, own=own, workers=workers, metrics=metrics)
     owner = enqueue_owner(_KIND, group=_RAY_GROUP)
-    for informer in caches.rayservices.informers:
-        controller.watch(informer, enqueue_self(ignore_update=ignore_own_echo(deps.written)))
     for informer in (*caches.rayclusters.informers, *caches.services.informers):
         controller.watch(informer, owner)
     for informer in caches.endpointslices.informers:
