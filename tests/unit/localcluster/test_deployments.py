@@ -340,3 +340,27 @@ async def test_a_rollout_that_makes_no_progress_reports_progress_deadline_exceed
         assert progressing["message"].endswith("has timed out progressing.")
         assert condition(d, "Available")["status"] == "True"  # the old pods still serve
         assert d["status"]["unavailableReplicas"] == 1
+
+
+async def test_deleting_a_deployment_takes_its_replicasets_and_pods_with_it() -> None:
+    async with running_cluster() as cluster:
+        cluster.create("deployments", deployment(replicas=2))
+        await cluster.wait_for(lambda: rolled_out(cluster))
+        cluster.api.delete(cluster.rt("deployments"), NS, "web", {"propagationPolicy": "Background"})
+        await cluster.wait_for(lambda: cluster.replicasets() == [] and cluster.pods(active_only=False) == [])
+
+
+async def test_a_paused_deployment_scales_but_does_not_roll_out_until_resumed() -> None:
+    async with running_cluster() as cluster:
+        cluster.create("deployments", deployment(replicas=2))
+        await cluster.wait_for(lambda: rolled_out(cluster))
+        cluster.patch("deployments", "web", {"spec": {"paused": True, "replicas": 3, "template": {"spec": {
+            "containers": [{"name": "main", "image": "nginx:2.0"}]}}}})
+        await cluster.wait_for(lambda: len(cluster.pods()) == 3 and condition(
+            cluster.get("deployments", "web"), "Progressing")["reason"] == "DeploymentPaused")
+        assert len(cluster.replicasets()) == 1
+        assert {p["spec"]["containers"][0]["image"] for p in cluster.pods()} == {"nginx:1.0"}
+        cluster.patch("deployments", "web", {"spec": {"paused": False}})
+        await cluster.wait_for(lambda: rolled_out(cluster) and {
+            p["spec"]["containers"][0]["image"] for p in cluster.pods()} == {"nginx:2.0"})
+        assert condition(cluster.get("deployments", "web"), "Progressing")["reason"] == "NewReplicaSetAvailable"

@@ -184,3 +184,15 @@ async def test_a_deleted_running_pod_counts_as_failed_and_is_replaced() -> None:
         finally:
             stop()
         assert cluster.api.store.get(("", "pods"), NS, first) is None
+
+
+async def test_a_suspended_job_runs_no_pods_until_resumed() -> None:
+    async with running_cluster() as cluster:
+        cluster.create("jobs", job(suspend=True))
+        await cluster.wait_for(lambda: "Suspended" in true_conditions(cluster))
+        assert cluster.pods() == [] and "startTime" not in status(cluster)
+        cluster.patch("jobs", "work", {"spec": {"suspend": False}})
+        await cluster.wait_for(lambda: len(running(cluster)) == 1)
+        resumed = next(c for c in status(cluster)["conditions"] if c["type"] == "Suspended")
+        assert (resumed["status"], resumed["reason"]) == ("False", "JobResumed")
+        assert "startTime" in status(cluster)
