@@ -188,8 +188,9 @@ class PodRunner:
 
     async def _set_up_volumes(self) -> bool:
         """Fill the projected volumes before the sandbox exists, as the kubelet mounts before it starts the pod;
-        a failure keeps the containers in ContainerCreating and is retried with backoff."""
-        delays = CrashLoopBackoff(self.deps.backoff_s, self.deps.max_backoff_s)
+        a failure keeps the containers in ContainerCreating and is retried with the volume manager's backoff
+        (0.5 s doubling up to about 2 minutes)."""
+        delays = CrashLoopBackoff(min(0.5, self.deps.backoff_s), min(122.0, self.deps.max_backoff_s))
         while not self.terminating.is_set():
             try:
                 await self.volumes.setup()
@@ -198,7 +199,7 @@ class PodRunner:
                 for c in self.containers:
                     self._set(c, reason="ContainerCreating", message=str(exc)[:300])
                 log.warning("volume_setup_failed pod=%s: %s", self.sandbox.names.netns, exc)
-                await self._pause(delays.next(0.0) or self.deps.backoff_s)
+                await self._pause(delays.next(0.0) or delays.base_s)
         return False
 
     async def _run_sandbox(self) -> None:
