@@ -14,6 +14,10 @@ Guarantees:
 5. ``pick_head`` chooses deterministically: a Ready head first, then a Running one, then the oldest, then
    the first by name.
 6. ``owner_reference`` is the controller reference (``blockOwnerDeletion``) a child of ``owner`` carries.
+7. Typed reads: ``metadata`` and the ``rayservice_*``, ``raycluster_*``, ``pod_status`` and ``service_spec``
+   accessors return the ``rayservice.api.views`` view of their part (a cast, no copy), so a misspelt field
+   read through them fails mypy; ``part`` and ``items`` keep a nested read typed and tolerant (an absent,
+   ``null`` or wrongly typed value reads as empty).
 
 Pure.
 """
@@ -22,10 +26,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from rayservice.api.labels import NODE_TYPE_LABEL, RAY_CLUSTER_LABEL, RAY_GROUP_LABEL
+from rayservice.api.views import (
+    ObjectMetaView,
+    PodStatusView,
+    RayClusterSpecView,
+    RayClusterStatusView,
+    RayServiceSpecView,
+    RayServiceStatusView,
+    ServiceSpecView,
+)
 from rayservice.raw import RawObject
+
+ViewT = TypeVar("ViewT", bound=Mapping[str, object])
+ItemT = TypeVar("ItemT")
 
 
 def mapping(value: object) -> Mapping[str, Any]:
@@ -38,8 +54,42 @@ def sequence(value: object) -> Sequence[Any]:
     return value if isinstance(value, list) else []
 
 
-def metadata(obj: RawObject) -> Mapping[str, Any]:
-    return mapping(obj.get("metadata"))
+def part(value: ViewT | None) -> ViewT:
+    """Guarantee 7: a nested view, or an empty one when the value is absent, ``null`` or not an object."""
+    return value if isinstance(value, Mapping) else cast(ViewT, {})
+
+
+def items(value: Sequence[ItemT] | None) -> Sequence[ItemT]:
+    """Guarantee 7: a list field, or an empty one when it is absent, ``null`` or not a list."""
+    return value if isinstance(value, list) else []
+
+
+def metadata(obj: RawObject) -> ObjectMetaView:
+    return cast(ObjectMetaView, mapping(obj.get("metadata")))
+
+
+def rayservice_spec(service: RawObject) -> RayServiceSpecView:
+    return cast(RayServiceSpecView, mapping(service.get("spec")))
+
+
+def rayservice_status(service: RawObject) -> RayServiceStatusView:
+    return cast(RayServiceStatusView, mapping(service.get("status")))
+
+
+def raycluster_spec(cluster: RawObject) -> RayClusterSpecView:
+    return cast(RayClusterSpecView, mapping(cluster.get("spec")))
+
+
+def raycluster_status(cluster: RawObject) -> RayClusterStatusView:
+    return cast(RayClusterStatusView, mapping(cluster.get("status")))
+
+
+def pod_status(pod: RawObject) -> PodStatusView:
+    return cast(PodStatusView, mapping(pod.get("status")))
+
+
+def service_spec(service: RawObject) -> ServiceSpecView:
+    return cast(ServiceSpecView, mapping(service.get("spec")))
 
 
 def name_of(obj: RawObject) -> str:
@@ -108,7 +158,7 @@ def owner_reference(owner: RawObject, kind: str) -> dict[str, Any]:
     }
 
 
-def find_condition(conditions: object, kind: str) -> Mapping[str, Any] | None:
+def find_condition(conditions: Sequence[Any] | None, kind: str) -> Mapping[str, Any] | None:
     """The condition of type ``kind`` in a conditions list, if any."""
     for condition in sequence(conditions):
         if isinstance(condition, Mapping) and condition.get("type") == kind:
@@ -127,7 +177,17 @@ def parse_time(value: object) -> datetime | None:
     return moment.astimezone(UTC) if moment.tzinfo is not None else None
 
 
-def whole_number(value: object, default: int) -> int:
+def text(value: str | None, default: str = "") -> str:
+    """A string field (guarantee 7): ``value`` as text, or ``default`` when it is absent or empty."""
+    return str(value) if value else default
+
+
+def flag(value: bool | None) -> bool:
+    """A boolean field (guarantee 7): true only when it is ``true``."""
+    return value is True
+
+
+def whole_number(value: int | None, default: int) -> int:
     """``value`` if it is an int (not a bool) >= 0, else ``default``."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
 

@@ -86,6 +86,7 @@ from rayservice.controller.rayservice.status import (
     ClusterReport,
     compute_status,
     count_serve_endpoints,
+    recorded_applications,
     requeue_after_s,
 )
 from rayservice.controller.rayservice.upgrade import (
@@ -156,6 +157,7 @@ __all__ = [
     "proxy_health_by_ip",
     "rayservice_controller",
     "reconcile",
+    "recorded_applications",
     "recorded_clusters",
     "replacement_backoff_s",
     "replacement_due",

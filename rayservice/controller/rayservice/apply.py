@@ -34,11 +34,11 @@ from rayservice.controller.objects import (
     controller_uid,
     ensure_service,
     find_condition,
-    mapping,
     name_of,
     namespace_of,
-    spec_of,
-    status_of,
+    part,
+    rayservice_spec,
+    rayservice_status,
     uid_of,
     write_status_if_changed,
 )
@@ -93,7 +93,7 @@ async def apply_plan(plan: PassPlan, observed: Observed, deps: Deps) -> Submitte
         await set_deadline(service, name, None, deps)
     for name, deadline in clusters.mark:
         await set_deadline(service, name, deadline, deps)
-    desired_spec = mapping(spec_of(service).get("rayClusterConfig"))
+    desired_spec = part(rayservice_spec(service).get("rayClusterConfig"))
     for name in clusters.scale:
         await scale_cluster(service, observed.clusters[name], desired_spec, deps)
     submitted = await submit(service, plan.serve_put, deps) if plan.serve_put is not None else Submitted.NOTHING
@@ -141,7 +141,7 @@ async def commit(service: RawObject, status: Mapping[str, Any], check: ServiceCh
                 _log.info("rayservice_invalid", message=message)
             await deps.events.emit(service, type_, reason, message)
     stored = stored if stored is not None else service
-    conditions = status_of(stored).get("conditions")
+    conditions = rayservice_status(stored).get("conditions")
     deps.metrics.service_observed(
         name_of(stored),
         namespace_of(stored),

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from rayservice.controller.names import cluster_config_hash
-from rayservice.controller.objects import RawObject, generation_of, mapping, name_of, spec_of, uid_of
+from rayservice.controller.objects import RawObject, generation_of, name_of, part, rayservice_spec, uid_of
 from rayservice.controller.rayservice.validate import ServiceCheck, check_service
 from rayservice.informers import share_strings
 
@@ -66,7 +66,7 @@ class SpecChecks:
         entry = self._entry(service)
         if entry is not None and entry.cluster_hash is not None:
             return entry.cluster_hash
-        value = cluster_config_hash(mapping(spec_of(service).get("rayClusterConfig")))
+        value = cluster_config_hash(part(rayservice_spec(service).get("rayClusterConfig")))
         if entry is not None:
             entry.cluster_hash = value
         return value

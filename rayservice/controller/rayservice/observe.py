@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import errno
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
 import structlog
 
@@ -40,17 +40,21 @@ from rayservice.controller.objects import (
     is_controlled_by,
     is_deleting,
     labels_of,
-    mapping,
     name_of,
     namespace_of,
-    spec_of,
-    status_of,
+    part,
+    pod_status,
+    raycluster_spec,
+    raycluster_status,
+    rayservice_status,
+    service_spec,
+    text,
     uid_of,
 )
 from rayservice.controller.rayservice.deps import Deps
 from rayservice.controller.rayservice.desired import serve_service_name_of
 from rayservice.controller.rayservice.pass_values import Notes, Observed, ServeState
-from rayservice.controller.rayservice.status import count_serve_endpoints
+from rayservice.controller.rayservice.status import count_serve_endpoints, recorded_applications
 from rayservice.controller.rayservice.upgrade import current_clusters
 from rayservice.controller.rayservice.validate import ServiceCheck
 from rayservice.informers import OWNER_UID_INDEX
@@ -80,7 +84,7 @@ async def observe(service: RawObject, check: ServiceCheck, deps: Deps) -> Observ
     serve = _owned(caches.services.get(ObjectKey(namespace, serve_name)), uid)
     selected: list[str] = []
     for svc in (serve, head):
-        cluster = mapping(spec_of(svc).get("selector")).get(RAY_CLUSTER_LABEL) if svc is not None else None
+        cluster = part(service_spec(svc).get("selector")).get(RAY_CLUSTER_LABEL) if svc is not None else None
         if isinstance(cluster, str) and cluster and cluster not in selected:
             selected.append(cluster)
     slices = caches.endpointslices.by_index(SERVICE_NAME_INDEX, serve_name)
@@ -125,19 +129,19 @@ def head_address(cluster: RawObject, pods: Iterable[RawObject], *, port: int | N
     ]
     if mine:
         ready = sorted(
-            str(status_of(pod).get("podIP"))
+            text(pod_status(pod).get("podIP"))
             for pod in mine
             if labels_of(pod).get(NODE_TYPE_LABEL) == NODE_TYPE_HEAD
             and not is_deleting(pod)
             and _is_ready(pod)
-            and status_of(pod).get("podIP")
+            and text(pod_status(pod).get("podIP"))
         )
         ip = ready[0] if ready else None
     else:
-        status = status_of(cluster)
+        status = raycluster_status(cluster)
         condition = find_condition(status.get("conditions"), CONDITION_HEAD_POD_READY)
-        head_ip = mapping(status.get("head")).get("podIP")
-        ip = str(head_ip) if condition is not None and condition.get("status") == "True" and head_ip else None
+        head_ip = text(part(status.get("head")).get("podIP"))
+        ip = head_ip if condition is not None and condition.get("status") == "True" and head_ip else None
     return dashboard_url(ip, port if port is not None else _dashboard_port(cluster)) if ip else None
 
 
@@ -173,7 +177,7 @@ async def _read(service: RawObject, cluster: str, address: str, deps: Deps) -> S
         _log.warning("dashboard_unavailable", cluster=cluster, address=address, failures=failures, error=message)
         return ServeState(address, None, error=dashboard_failure(exc, timeout_s=deps.dashboard_timeout_s))
     deps.memory.succeeded(key)
-    previous = _stored_applications(service, cluster)
+    previous = recorded_applications(rayservice_status(service), cluster)
     return ServeState(address, answer, compute_application_statuses(answer, now=deps.clock.now(), previous=previous))
 
 
@@ -193,27 +197,18 @@ def dashboard_failure(exc: BaseException, *, timeout_s: float) -> str:
     return "could not be read"
 
 
-def _stored_applications(service: RawObject, cluster: str) -> Mapping[str, Any]:
-    """What the status says of the cluster's applications, on whichever side it is recorded."""
-    for side in ("activeServiceStatus", "pendingServiceStatus"):
-        entry = mapping(status_of(service).get(side))
-        if entry.get("rayClusterName") == cluster:
-            return mapping(entry.get("applicationStatuses"))
-    return {}
-
-
 def _owned(service: RawObject | None, uid: str) -> RawObject | None:
     return service if service is not None and is_controlled_by(service, uid) else None
 
 
 def _is_ready(pod: RawObject) -> bool:
-    status = status_of(pod)
+    status = pod_status(pod)
     condition = find_condition(status.get("conditions"), "Ready")
     return status.get("phase") == "Running" and condition is not None and condition.get("status") == "True"
 
 
 def _dashboard_port(cluster: RawObject) -> int:
-    params = mapping(mapping(spec_of(cluster).get("headGroupSpec")).get("rayStartParams"))
+    params = part(part(raycluster_spec(cluster).get("headGroupSpec")).get("rayStartParams"))
     try:
         port = int(str(params.get(_DASHBOARD_PORT_PARAM, DASHBOARD_PORT)))
     except ValueError:

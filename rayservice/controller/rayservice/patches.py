@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from rayservice.controller.objects import RawObject, mapping, sequence, spec_of, whole_number
+from rayservice.controller.objects import RawObject, flag, mapping, raycluster_spec, sequence, spec_of, whole_number
 
 _INT32_MAX: Final = 2**31 - 1
 _IMMUTABLE: Final = frozenset({"clusterIP", "clusterIPs"})
@@ -26,7 +26,7 @@ _NODE_PORT_TYPES: Final = frozenset({"NodePort", "LoadBalancer"})
 
 def scale_patch(cluster: RawObject, desired_spec: Mapping[str, Any]) -> dict[str, Any] | None:
     """Guarantees 1-2."""
-    autoscaled = spec_of(cluster).get("enableInTreeAutoscaling") is True
+    autoscaled = flag(raycluster_spec(cluster).get("enableInTreeAutoscaling"))
     wanted = {str(group.get("groupName")): group for group in _groups(desired_spec)}
     changed = False
     groups: list[dict[str, Any]] = []

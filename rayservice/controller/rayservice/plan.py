@@ -33,12 +33,14 @@ from rayservice.controller.events import WARNING
 from rayservice.controller.objects import (
     RawObject,
     find_condition,
+    flag,
     generation_of,
     is_deleting,
     metadata,
     parse_time,
-    spec_of,
-    status_of,
+    raycluster_status,
+    rayservice_spec,
+    rayservice_status,
 )
 from rayservice.controller.rayservice.desired import desired_head_service, desired_serve_service
 from rayservice.controller.rayservice.pass_values import (
@@ -188,13 +190,13 @@ def status_events(service: RawObject, status: Mapping[str, Any], check: ServiceC
     ``IgnoredFields`` and ``ServeConfigWarning`` once per generation, ``ValidationFailed`` per distinct message."""
     events: list[Event] = []
     generation = generation_of(service)
-    if generation is not None and generation != status_of(service).get("observedGeneration"):
+    if generation is not None and generation != rayservice_status(service).get("observedGeneration"):
         if check.ignored:
             fields = ", ".join(f"spec.{field}" for field in check.ignored)
             events.append((WARNING, REASON_IGNORED_FIELDS, f"Accepted but not acted on: {fields}"))
         if check.warnings:
             events.append((WARNING, REASON_SERVE_CONFIG_WARNING, "; ".join(str(w) for w in check.warnings)))
-    before = find_condition(status_of(service).get("conditions"), CONDITION_READY) or {}
+    before = find_condition(rayservice_status(service).get("conditions"), CONDITION_READY) or {}
     after = find_condition(status.get("conditions"), CONDITION_READY) or {}
     if after.get("reason") == REASON_VALIDATION_FAILED and before.get("message") != after.get("message"):
         events.append((WARNING, REASON_VALIDATION_FAILED, str(after.get("message", ""))))
@@ -247,7 +249,7 @@ def _switch(observed: Observed, clusters: ClusterPlan, put: ServePut | None, now
 
 def _labels(observed: Observed, names: Sequence[str | None]) -> tuple[tuple[str, str], ...]:
     """Guarantee 5."""
-    exclude_head = spec_of(observed.service).get("excludeHeadPodFromServeSvc") is True
+    exclude_head = flag(rayservice_spec(observed.service).get("excludeHeadPodFromServeSvc"))
     changes: list[tuple[str, str]] = []
     for name in names:
         cluster = observed.clusters.get(name) if name is not None else None
@@ -276,4 +278,6 @@ def _report(name: str | None, observed: Observed) -> ClusterReport | None:
     applications = as_status_field(state.statuses) if state is not None and state.answer is not None else None
     unreachable = state is not None and state.answer is None
     error = (state.error or "") if state is not None and unreachable else ""
-    return ClusterReport(name, status_of(cluster) if cluster is not None else None, applications, unreachable, error)
+    return ClusterReport(
+        name, raycluster_status(cluster) if cluster is not None else None, applications, unreachable, error
+    )

@@ -36,7 +36,8 @@ from rayservice.controller.objects import (
     mapping,
     name_of,
     namespace_of,
-    status_of,
+    pod_status,
+    text,
     uid_of,
 )
 
@@ -74,7 +75,7 @@ def serve_label_changes(
         if exclude_head and labels.get(NODE_TYPE_LABEL) == NODE_TYPE_HEAD:
             want = SERVE_VALUE_FALSE
         else:
-            ip = str(status_of(pod).get("podIP") or "")
+            ip = text(pod_status(pod).get("podIP"))
             healthy = health.get(ip)
             if healthy is not None:
                 want = SERVE_VALUE_TRUE if healthy else SERVE_VALUE_FALSE

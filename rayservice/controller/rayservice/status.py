@@ -46,16 +46,19 @@ from typing import Any, Final, Literal
 from rayservice.api.common import format_kube_time
 from rayservice.api.rayservice import CONDITION_READY, CONDITION_UPGRADE_IN_PROGRESS, SERVICE_STATUS_RUNNING
 from rayservice.api.serve import Problem
+from rayservice.api.views import RayServiceStatusView, as_endpoint_slice
 from rayservice.controller.objects import (
     RawObject,
     find_condition,
     generation_of,
+    items,
     labels_of,
     mapping,
     merge_conditions,
     namespace_of,
-    sequence,
-    status_of,
+    part,
+    rayservice_status,
+    text,
 )
 
 REASON_VALIDATION_FAILED: Final = "ValidationFailed"
@@ -100,8 +103,9 @@ def compute_status(
     kept_outdated: bool = False,
 ) -> dict[str, Any]:
     """The RayService status for this pass (see the guarantees)."""
-    previous = status_of(service)
+    previous = rayservice_status(service)
     generation = generation_of(service)
+    status: dict[str, Any]
     if problems:
         status = copy.deepcopy(dict(previous))
         message = "invalid spec: " + "; ".join(str(problem) for problem in problems)
@@ -138,13 +142,12 @@ def count_serve_endpoints(slices: Iterable[RawObject], *, service: str, namespac
     for piece in slices:
         if namespace_of(piece) != namespace or labels_of(piece).get(_SERVICE_NAME_LABEL) != service:
             continue
-        for endpoint in sequence(piece.get("endpoints")):
-            endpoint = mapping(endpoint)
-            if mapping(endpoint.get("conditions")).get("ready") is False:
+        for listed in items(as_endpoint_slice(piece).get("endpoints")):
+            endpoint = part(listed)
+            if part(endpoint.get("conditions")).get("ready") is False:
                 continue
-            target = mapping(endpoint.get("targetRef"))
-            addresses = [str(address) for address in sequence(endpoint.get("addresses"))]
-            seen.add(str(target.get("name") or "") or ",".join(addresses))
+            addresses = [str(address) for address in items(endpoint.get("addresses"))]
+            seen.add(text(part(endpoint.get("targetRef")).get("name")) or ",".join(addresses))
     seen.discard("")
     return len(seen)
 
@@ -175,26 +178,26 @@ def requeue_after_s(
     return delay
 
 
-def _cluster_status(report: ClusterReport, previous: Mapping[str, Any]) -> dict[str, Any]:
+def _cluster_status(report: ClusterReport, previous: RayServiceStatusView) -> dict[str, Any]:
     entry: dict[str, Any] = {"rayClusterName": report.name}
     if report.cluster_status:
         entry["rayClusterStatus"] = copy.deepcopy(dict(report.cluster_status))
     applications = report.applications
     if applications is None:
-        applications = _previous_applications(previous, report.name)
+        applications = recorded_applications(previous, report.name)
     entry["applicationStatuses"] = copy.deepcopy(dict(applications))
     return entry
 
 
-def _previous_applications(previous: Mapping[str, Any], cluster: str) -> Mapping[str, Any]:
-    for key in ("activeServiceStatus", "pendingServiceStatus"):
-        side = mapping(previous.get(key))
+def recorded_applications(previous: RayServiceStatusView, cluster: str) -> Mapping[str, Any]:
+    """What the status says of the cluster's applications, on whichever side it is recorded."""
+    for side in (part(previous.get("activeServiceStatus")), part(previous.get("pendingServiceStatus"))):
         if side.get("rayClusterName") == cluster:
-            return mapping(side.get("applicationStatuses"))
+            return part(side.get("applicationStatuses"))
     return {}
 
 
-def _still_initializing(previous: Mapping[str, Any]) -> bool:
+def _still_initializing(previous: RayServiceStatusView) -> bool:
     """No cluster ever became active: the UpgradeInProgress condition never left ``Initializing``."""
     upgrade = find_condition(previous.get("conditions"), CONDITION_UPGRADE_IN_PROGRESS)
     return upgrade is None or upgrade.get("reason") == REASON_INITIALIZING

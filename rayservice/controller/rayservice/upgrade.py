@@ -45,12 +45,14 @@ from rayservice.controller.objects import (
     RawObject,
     annotations_of,
     is_deleting,
-    mapping,
     metadata,
     name_of,
     parse_time,
-    spec_of,
-    status_of,
+    part,
+    raycluster_spec,
+    rayservice_spec,
+    rayservice_status,
+    text,
     whole_number,
 )
 from rayservice.controller.rayservice.desired import REPLACEMENTS_ANNOTATION
@@ -106,7 +108,7 @@ def cluster_facts(cluster: RawObject) -> ClusterFacts:
         replacements = 0
     return ClusterFacts(
         name=name_of(cluster),
-        config_hash=str(config_hash) if config_hash else names.cluster_config_hash(spec_of(cluster)),
+        config_hash=str(config_hash) if config_hash else names.cluster_config_hash(raycluster_spec(cluster)),
         created=parse_time(metadata(cluster).get("creationTimestamp")),
         delete_after=parse_time(annotations.get(DELETE_AFTER_ANNOTATION)),
         deleting=is_deleting(cluster),
@@ -116,16 +118,16 @@ def cluster_facts(cluster: RawObject) -> ClusterFacts:
 
 def recorded_clusters(service: RawObject) -> tuple[str | None, str | None]:
     """The active and pending cluster names the RayService's status records."""
-    status = status_of(service)
-    active = mapping(status.get("activeServiceStatus")).get("rayClusterName")
-    pending = mapping(status.get("pendingServiceStatus")).get("rayClusterName")
+    status = rayservice_status(service)
+    active = part(status.get("activeServiceStatus")).get("rayClusterName")
+    pending = part(status.get("pendingServiceStatus")).get("rayClusterName")
     return (str(active) if active else None, str(pending) if pending else None)
 
 
 def deletion_deadline(service: RawObject, now: datetime) -> datetime:
     """When a cluster traffic moves away from now may be deleted: rounded up to a whole second, because the
     annotation stores whole seconds and a deadline cut down would delete the cluster before its delay."""
-    delay = whole_number(spec_of(service).get("rayClusterDeletionDelaySeconds"), DEFAULT_DELETION_DELAY_S)
+    delay = whole_number(rayservice_spec(service).get("rayClusterDeletionDelaySeconds"), DEFAULT_DELETION_DELAY_S)
     deadline = now + timedelta(seconds=delay)
     if deadline.microsecond:
         deadline = deadline.replace(microsecond=0) + timedelta(seconds=1)
@@ -221,7 +223,7 @@ class _Scene:  # the RayService's clusters as one decision sees them
 
 def _choose(scene: _Scene, active: str | None, pending: str | None, health: Health, now: datetime) -> _Choice:
     """Guarantee 2: the pending cluster for each state of the upgrade."""
-    strategy = str(mapping(spec_of(scene.service).get("upgradeStrategy")).get("type") or "NewCluster")
+    strategy = text(part(rayservice_spec(scene.service).get("upgradeStrategy")).get("type"), "NewCluster")
     active_facts = scene.live.get(active) if active is not None else None
     pending_facts = scene.live.get(pending) if pending is not None else None
     missing = pending is not None and pending_facts is None and not scene.unusable(pending)
@@ -244,7 +246,7 @@ def _keep_or_replace(
     scene: _Scene, active: ClusterFacts, pending: str | None, strategy: str, health: Health, now: datetime
 ) -> _Choice:
     """Guarantees 2 and 7: an up-to-date active cluster keeps serving, unless it is due for replacement."""
-    reason, wake = replacement_due(spec_of(scene.service), active.created, active.replacements, health, now)
+    reason, wake = replacement_due(rayservice_spec(scene.service), active.created, active.replacements, health, now)
     wanted = reason if strategy != "None" else None
     wake = wake if strategy != "None" and pending is None else None
     pending_facts = scene.live.get(pending) if pending is not None else None
