@@ -3,7 +3,9 @@
 Starts `python -m e2e.localcluster apiserver` in its own process, attaches W watchers on ConfigMaps, then
 creates N ConfigMaps and merge-patches each once with C concurrent clients, and prints:
 creates/s, patches/s, and watch events delivered per second summed over the watchers.
-Usage: python -m bench.apiserver_writes [--n 5000] [--watchers 10] [--concurrency 32]
+It does so once per mode, in the same run: `plain` (HTTP, no authentication) and `tls` (HTTPS, every request
+authenticated with the admin's client certificate from the kubeconfig), then the ratio tls/plain.
+Usage: python -m bench.apiserver_writes [--n 5000] [--watchers 10] [--concurrency 32] [--modes plain,tls]
 """
 
 from __future__ import annotations
@@ -13,12 +15,18 @@ import asyncio
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import aiohttp
+
+from e2e.localcluster.node import load_kubeconfig, ssl_context
+
+MODES = ("plain", "tls")
 
 
 def _free_port() -> int:
@@ -27,13 +35,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _wait_ready(base: str, deadline_s: float = 20.0) -> None:
+async def _wait_ready(base: str, kubeconfig: str, deadline_s: float = 20.0) -> None:
+    """Until /healthz answers (anonymously; unverified TLS is enough for that) and the kubeconfig is written."""
     end = time.monotonic() + deadline_s
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as session:
         while time.monotonic() < end:
             try:
                 async with session.get(base + "/healthz") as r:
-                    if r.status == 200:
+                    if r.status == 200 and os.path.exists(kubeconfig):  # noqa: ASYNC240 (startup)
                         return
             except aiohttp.ClientError:
                 pass
@@ -52,16 +61,26 @@ async def _watch(session: aiohttp.ClientSession, url: str, expected: int, counts
                 return
 
 
-async def _run(n: int, watchers: int, concurrency: int) -> dict[str, float]:
+async def _run(n: int, watchers: int, concurrency: int, mode: str = "plain") -> dict[str, float]:
+    if mode not in MODES:
+        raise SystemExit(f"unknown mode {mode!r}; modes: {', '.join(MODES)}")
     port = _free_port()
-    kc = tempfile.NamedTemporaryFile(suffix=".kubeconfig", delete=False).name
-    cmd = [sys.executable, "-m", "e2e.localcluster", "apiserver", "--port", str(port), "--kubeconfig", kc]
+    state = tempfile.TemporaryDirectory(prefix="bench-apiserver-")
+    kc = str(Path(state.name) / "kubeconfig")
+    cmd = [sys.executable, "-m", "e2e.localcluster", "apiserver", "--port", str(port), "--kubeconfig", kc,
+           "--state-dir", state.name]
+    if mode == "plain":
+        cmd.append("--plain-http")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)  # noqa: ASYNC220 (once, before timing starts)
-    base = f"http://127.0.0.1:{port}"
     try:
-        await _wait_ready(base)
+        await _wait_ready(f"{'http' if mode == 'plain' else 'https'}://127.0.0.1:{port}", kc)
+        tls: ssl.SSLContext | bool = True
+        base = f"http://127.0.0.1:{port}"
+        if mode != "plain":
+            config = load_kubeconfig(kc)
+            tls, base = ssl_context(config), config.server
         ns = "bench"
-        conn = aiohttp.TCPConnector(limit=concurrency + watchers + 4)
+        conn = aiohttp.TCPConnector(limit=concurrency + watchers + 4, ssl=tls)
         async with aiohttp.ClientSession(connector=conn) as session:
             async with session.post(base + "/api/v1/namespaces",
                                     json={"metadata": {"name": ns}}) as r:
@@ -112,7 +131,7 @@ async def _run(n: int, watchers: int, concurrency: int) -> dict[str, float]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-        os.unlink(kc)
+        state.cleanup()
     return {"n": n, "watchers": watchers, "creates_per_s": n / create_s, "patches_per_s": n / patch_s,
             "watch_events_delivered": delivered, "watch_events_per_s": delivered / fan_s,
             "writes_per_s": 2 * n / (create_s + patch_s)}
@@ -124,12 +143,21 @@ def main() -> None:
     p.add_argument("--watchers", type=int, default=10)
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--quick", action="store_true", help="n=1000")
+    p.add_argument("--modes", default=",".join(MODES),
+                   help=f"comma-separated modes to measure one after the other (default {','.join(MODES)})")
     a = p.parse_args()
     n = 1000 if a.quick else a.n
-    res = asyncio.run(_run(n, a.watchers, a.concurrency))
-    print(f"{'metric':<28}{'value':>14}")
-    for k, v in res.items():
-        print(f"{k:<28}{v:>14.1f}" if isinstance(v, float) else f"{k:<28}{v:>14}")
+    modes = [m.strip() for m in a.modes.split(",") if m.strip()]
+    results = {mode: asyncio.run(_run(n, a.watchers, a.concurrency, mode)) for mode in modes}
+    print(f"{'metric':<28}" + "".join(f"{mode:>14}" for mode in modes))
+    for k in results[modes[0]]:
+        cells = [results[mode][k] for mode in modes]
+        print(f"{k:<28}" + "".join(f"{v:>14.1f}" if isinstance(v, float) else f"{v:>14}" for v in cells))
+    if "plain" in results:
+        for mode in modes:
+            if mode != "plain":
+                ratio = results[mode]["writes_per_s"] / results["plain"]["writes_per_s"]
+                print(f"writes_per_s {mode}/plain: {ratio:.2f} (goal >= 0.80)")
 
 
 if __name__ == "__main__":

@@ -544,6 +544,7 @@ async def _run(a: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
                     "--kubeconfig",
                     str(kc),
                     "--simulate-node",
+                    "--plain-http",
                 ],
                 stdout=logs["apiserver"],
                 stderr=subprocess.STDOUT,

@@ -16,11 +16,14 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from e2e.localcluster.node import load_kubeconfig, ssl_context
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -45,6 +48,15 @@ def _wait(what: str, check: object, timeout_s: float) -> None:
     raise SystemExit(f"demo: {what} did not come up within {timeout_s:.0f} s")
 
 
+def _healthy(kubeconfig: Path) -> bool:
+    """/healthz of the API server the kubeconfig names, over its TLS with its CA."""
+    config = load_kubeconfig(kubeconfig)
+    context = ssl_context(config)
+    with urllib.request.urlopen(config.server + "/healthz", timeout=1,
+                                context=context if isinstance(context, ssl.SSLContext) else None) as resp:
+        return int(resp.status) == 200
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the simulated demo with `e2e.demo`'s arguments (port, kubeconfig, exit_when_ready)."""
     kubeconfig = Path(args.kubeconfig)
@@ -65,8 +77,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         start("apiserver", [sys.executable, "-m", "e2e.localcluster", "apiserver", "--port", str(args.port),
                             "--kubeconfig", str(kubeconfig), "--simulate-node"])
-        _wait("the API server", lambda: kubeconfig.exists() and urllib.request.urlopen(
-            f"http://127.0.0.1:{args.port}/healthz", timeout=1).status == 200, 30)
+        _wait("the API server", lambda: kubeconfig.exists() and _healthy(kubeconfig), 30)
         start("fakeray", [sys.executable, "-m", "e2e.fakeray", "--host", "0.0.0.0", "--port", str(ray_port),
                           "--deploy-s", "3"])
         print(kubectl("apply", "-f", str(ROOT / "manifests" / "crd")), end="")

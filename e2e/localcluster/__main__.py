@@ -3,6 +3,12 @@
 - `apiserver --port P --kubeconfig PATH`: only the embedded API server (with its controllers).
 - `up --kubeconfig PATH [--port P] [--pod-cidr C] [--service-cidr C]`: API server, controllers, node agent and
   service proxy, until interrupted (root).
+
+Both serve HTTPS with authentication: the CA, serving and admin certificates and the ServiceAccount signing key
+are made at first start under `--state-dir` (default: `<kubeconfig>.state/`, next to the kubeconfig) and reused
+on later starts; the kubeconfig carries the CA and the admin's client certificate. `--plain-http` serves plain
+HTTP where a request without a credential is the admin (tests and benchmarks). `up` adds the node's bridge
+address (first address of the pod CIDR) to the serving certificate's names, so pods can verify it.
 - `node --kubeconfig EXISTING [--pod-cidr C] [--service-cidr C]`: only the node agent and the service proxy,
   against an existing API server (root).
 """
@@ -12,8 +18,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import signal
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -28,13 +36,32 @@ async def _until_signal() -> None:
     await stop.wait()
 
 
+def _state_dir(args: argparse.Namespace) -> Path:
+    if args.state_dir:
+        return Path(args.state_dir)
+    kubeconfig = Path(args.kubeconfig)
+    return kubeconfig.with_name(kubeconfig.name + ".state")
+
+
+def _first_address(cidr: str) -> str:
+    try:
+        return str(ipaddress.ip_network(cidr, strict=False).network_address + 1)
+    except ValueError as exc:
+        raise SystemExit(f"localcluster: invalid CIDR {cidr!r}: {exc}") from None
+
+
 async def _serve_apiserver(args: argparse.Namespace) -> int:
     from .apiserver import LocalApiServer
+    from .apiserver.auth.certs import PkiError
 
     server = LocalApiServer(host=args.host, port=args.port, service_cidr=args.service_cidr,
-                            simulate_node=args.simulate_node)
+                            simulate_node=args.simulate_node, tls=not args.plain_http,
+                            state_dir=_state_dir(args), extra_sans=args.extra_san)
     try:
         await server.start()
+    except PkiError as exc:
+        print(f"localcluster: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"localcluster: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
@@ -62,9 +89,16 @@ async def _run_node(args: argparse.Namespace, *, with_apiserver: bool) -> int:
         return 1
     server = None
     if with_apiserver:
-        server = LocalApiServer(host="127.0.0.1", port=args.port, service_cidr=args.service_cidr)
+        from .apiserver.auth.certs import PkiError
+
+        server = LocalApiServer(host="127.0.0.1", port=args.port, service_cidr=args.service_cidr,
+                                tls=not args.plain_http, state_dir=_state_dir(args),
+                                extra_sans=[_first_address(args.pod_cidr), *args.extra_san])
         try:
             await server.start()
+        except PkiError as exc:
+            print(f"localcluster: {exc}", file=sys.stderr)
+            return 1
         except OSError as exc:
             print(f"localcluster: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", file=sys.stderr)
             return 1
@@ -109,6 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="API server, controllers, node agent and service proxy (needs root)")
     up.add_argument("--kubeconfig", required=True, help="where to write a kubeconfig for kubectl")
     up.add_argument("--port", type=int, default=6443, help="API server port on 127.0.0.1; 0 picks a free one")
+    for p in (api, up):
+        p.add_argument("--state-dir", default="", help="where the CA, certificates and signing key live "
+                                                       "(default: <kubeconfig>.state next to the kubeconfig)")
+        p.add_argument("--plain-http", action="store_true",
+                       help="serve plain HTTP without authentication (tests and benchmarks only)")
+        p.add_argument("--extra-san", action="append", default=[], metavar="NAME_OR_IP",
+                       help="one more name or address for the serving certificate (repeatable)")
     node = sub.add_parser("node", help="only the node agent and service proxy, for an existing API server "
                                        "(needs root)")
     node.add_argument("--kubeconfig", required=True, help="kubeconfig of the API server to serve")

@@ -51,7 +51,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[engine.Server]:
     log_path = kc.with_name("apiserver.log")
     log = log_path.open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "e2e.localcluster", "apiserver", "--port", str(port),
-                             "--kubeconfig", str(kc)], stdout=subprocess.DEVNULL, stderr=log,
+                             "--kubeconfig", str(kc), "--plain-http"], stdout=subprocess.DEVNULL, stderr=log,
                             env={**os.environ, "PYTHONWARNINGS": "ignore"})
     try:
         deadline = time.monotonic() + 30

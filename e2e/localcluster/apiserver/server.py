@@ -8,22 +8,35 @@ Guarantees:
    server) it also listens there on the same port, even before that address exists, and keeps the
    `kubernetes` Service of `default` pointing at it (controllers/kubernetes_service.py).
 2. CRDs written through the API are served (or withdrawn) before the write's response is sent.
-3. `write_kubeconfig` produces a file that kubectl and the `kubernetes` client accept.
+3. `write_kubeconfig` produces a file that kubectl and the `kubernetes` client accept: with `tls=True` it names
+   the https URL, carries the CA (`certificate-authority-data`) and the admin's client certificate
+   (CN=kubernetes-admin, O=system:masters, as kind writes it); in plain-HTTP mode it carries no credential.
+4. With `tls=True`, `start()` loads or makes the PKI under `state_dir` (see `auth.certs`) before listening, and
+   every request is authenticated (`auth.authn`): no or a bad credential is a 401. In plain-HTTP mode (the
+   default, for unit tests) a request without a credential is the admin; bearer tokens are still checked.
+5. `authorizer` decides every authenticated request; it is `AllowAll` until RBAC is enabled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from . import errors
 from .advertise import advertise_socket
+from .auth.attributes import AllowAll, Authorizer
+from .auth.authn import Authenticator
+from .auth.certs import Pki, ensure_pki, server_ssl_context, serving_sans
+from .auth.tokens import TokenIssuer
 from .controllers.kubernetes_service import check_endpoint_address
 from .controllers.runner import Controllers
 from .errors import ApiError
@@ -62,15 +75,25 @@ def _simulated_node(api: Api) -> NodeSimulator:
 class LocalApiServer:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, service_cidr: str = "10.96.0.0/16",
                  bookmark_interval_s: float = 10.0, history_size: int = 20000,
-                 simulate_node: bool = False, advertise_address: str | None = None) -> None:
+                 simulate_node: bool = False, tls: bool = False, state_dir: str | Path | None = None,
+                 extra_sans: Sequence[str] = (), advertise_address: str | None = None) -> None:
+        if tls and state_dir is None:
+            raise ValueError("a TLS API server needs a state_dir to keep its CA and certificates in")
         self.host = host
         self.port = port
+        self.tls = tls
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.sans = serving_sans(service_cidr, [*extra_sans, *([host] if host not in ("", "0.0.0.0") else [])])
+        self.pki: Pki | None = None
+        self._issuer: TokenIssuer | None = None
+        self.authorizer: Authorizer = AllowAll()
         self.store = Store(history_size=history_size)
         self.registry = Registry()
         hooks = builtin_hooks(service_cidr)
         hooks.prepare_create[CRD_GR] = _prepare_crd
         self.api = Api(self.store, self.registry, hooks)
         self.faults = Faults()
+        self.authenticator = Authenticator(self.token_issuer, self.store, now=time.time, insecure=not tls)
         self.bookmark_interval_s = bookmark_interval_s
         self.stopping = asyncio.Event()
         self.advertise_address = advertise_address and check_endpoint_address(advertise_address)
@@ -83,9 +106,26 @@ class LocalApiServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    def token_issuer(self) -> TokenIssuer:
+        """The ServiceAccount token signer: the state folder's key with TLS, else one made on first use."""
+        if self._issuer is None:
+            if self.pki is not None:
+                key = self.pki.sa_key
+            else:
+                key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            self._issuer = TokenIssuer(key)
+        return self._issuer
 
     async def start(self) -> None:
+        ssl_context = None
+        if self.tls:
+            assert self.state_dir is not None
+            self.pki = ensure_pki(self.state_dir, self.sans)
+            self._issuer = None
+            ssl_context = server_ssl_context(self.pki)
+            self.controllers.namespaces.root_ca_pem = self.pki.ca_cert_pem.decode()
         for ns in STANDARD_NAMESPACES:
             if self.store.get(("", "namespaces"), "", ns) is None:
                 self.api.create(self.registry.lookup("", "v1", "namespaces"),  # type: ignore[arg-type]
@@ -97,7 +137,7 @@ class LocalApiServer:
         self._runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False,
                                      shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
         if self.port == 0:
             server = site._server
@@ -105,7 +145,8 @@ class LocalApiServer:
             sockets = getattr(server, "sockets", None) or []
             self.port = sockets[0].getsockname()[1]
         if self.advertise_address:
-            await web.SockSite(self._runner, advertise_socket(self.advertise_address, self.port)).start()
+            await web.SockSite(self._runner, advertise_socket(self.advertise_address, self.port),
+                               ssl_context=ssl_context).start()
             self.controllers.kubernetes_service.serve_at(self.advertise_address, self.port)
 
     async def stop(self) -> None:
@@ -130,10 +171,16 @@ class LocalApiServer:
         await self.stop()
 
     def write_kubeconfig(self, path: str | Path, namespace: str = "default") -> Path:
+        cluster: dict[str, Any] = {"server": self.url}
+        user: dict[str, Any] = {}
+        if self.pki is not None:
+            cluster["certificate-authority-data"] = base64.b64encode(self.pki.ca_cert_pem).decode()
+            user = {"client-certificate-data": base64.b64encode(self.pki.admin_cert_pem).decode(),
+                    "client-key-data": base64.b64encode(self.pki.admin_key_pem).decode()}
         cfg = {
             "apiVersion": "v1", "kind": "Config",
-            "clusters": [{"name": "localcluster", "cluster": {"server": self.url}}],
-            "users": [{"name": "localcluster", "user": {}}],
+            "clusters": [{"name": "localcluster", "cluster": cluster}],
+            "users": [{"name": "localcluster", "user": user}],
             "contexts": [{"name": "localcluster", "context": {"cluster": "localcluster", "user": "localcluster",
                                                                "namespace": namespace}}],
             "current-context": "localcluster",
@@ -141,6 +188,7 @@ class LocalApiServer:
         p = Path(path)
         tmp = p.with_suffix(p.suffix + ".tmp")
         tmp.write_text(yaml.safe_dump(cfg))
+        tmp.chmod(0o600)  # it may hold the admin's private key
         tmp.replace(p)
         return p
 

@@ -89,6 +89,8 @@ def test_the_hash_changes_when_the_registry_changes_and_is_stable_otherwise() ->
 def test_kubectl_finds_field_validation_support_for_every_resource() -> None:
     registry = _registry()
     for rt, doc in _gv_docs(registry):
+        if "patch" not in rt.verbs:
+            continue  # create-only kinds (TokenReview): kube publishes no PATCH either, kubectl falls back to v2
         assert _supports_field_validation(doc, rt), rt.plural
 
 

@@ -1,9 +1,9 @@
 """Namespace lifecycle and CRD cleanup, as kube-controller-manager and apiextensions-apiserver do them.
 
 Guarantees:
-1. Every namespace that is not terminating holds ConfigMap `kube-root-ca.crt` (key `ca.crt`, a fixed
-   PEM-shaped placeholder) and ServiceAccount `default`: both appear right after the namespace, and come back if
-   deleted or (the ConfigMap) edited.
+1. Every namespace that is not terminating holds ConfigMap `kube-root-ca.crt` (key `ca.crt`: `root_ca_pem`, the
+   cluster's CA with TLS, else a fixed PEM-shaped placeholder) and ServiceAccount `default`: both appear right
+   after the namespace, and come back if deleted or (the ConfigMap) edited.
 2. A namespace with deletionTimestamp shows phase Terminating; every object in it, of every resource type in
    the store (custom ones too), is deleted through the Api, so finalizers and pod grace periods hold it back.
    Once nothing is left, the `kubernetes` entry of spec.finalizers is removed and, with no finalizer left,
@@ -54,6 +54,7 @@ ROOT_CA_PEM = (
 class NamespaceController:
     def __init__(self, api: Api, *, content_delay_s: float = 0.0) -> None:
         self.api = api
+        self.root_ca_pem = ROOT_CA_PEM  # the server sets its real CA here before the controllers start
         self.content_delay_s = content_delay_s
         self._terminating: set[str] = set()
         self._since: dict[str, float] = {}  # terminating namespace -> loop time it was first seen deleting
@@ -110,7 +111,7 @@ class NamespaceController:
         store = self.api.store
         annotations = {"kubernetes.io/description": ROOT_CA_DESCRIPTION}
         root_ca = {"apiVersion": "v1", "kind": "ConfigMap",
-                   "metadata": {"name": ROOT_CA_NAME, "annotations": annotations}, "data": {"ca.crt": ROOT_CA_PEM}}
+                   "metadata": {"name": ROOT_CA_NAME, "annotations": annotations}, "data": {"ca.crt": self.root_ca_pem}}
         current = store.get(CONFIGMAPS, namespace, ROOT_CA_NAME)
         if current is None:
             self._create(CONFIGMAPS, namespace, root_ca)

@@ -7,6 +7,11 @@ Guarantees:
 2. Unknown API groups and unknown resources of custom groups answer `404 page not found` as text, like
    kube-apiserver's mux; an unknown core resource answers a JSON NotFound `Status`.
 3. Every request is recorded (verb, resource, code) and passes the fault rules first.
+4. Every request is authenticated first (`Backend.authenticator`; 401 Status on failure), and its user is kept
+   on the request under `USER` for the authorization step and the review endpoints; the test hooks
+   (`/_localcluster/...`) need a `system:masters` user.
+5. TokenRequest (`serviceaccounts/NAME/token`), TokenReview and SelfSubjectReview are answered by
+   `auth.authenticationapi`; nothing of them is stored.
 
 Caller must: pass a `Backend` (the `LocalApiServer` is one); this module does not import the server.
 """
@@ -15,12 +20,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aiohttp import web
 
 from e2e.localcluster.apiserver import errors
+from e2e.localcluster.apiserver.auth import authenticationapi
+from e2e.localcluster.apiserver.auth.attributes import Authorizer
+from e2e.localcluster.apiserver.auth.authn import Authenticator
+from e2e.localcluster.apiserver.auth.tokens import TokenIssuer
+from e2e.localcluster.apiserver.auth.user import MASTERS, UserInfo
 from e2e.localcluster.apiserver.errors import ApiError
 from e2e.localcluster.apiserver.faults import FaultRule, Faults, RequestInfo
 from e2e.localcluster.apiserver.schema.resources import Registry, ResourceType
@@ -35,6 +46,7 @@ from .watch import Watcher, WatchOptions, encode
 log = logging.getLogger(__name__)
 JSON = "application/json"
 TRUE = ("true", "1", "True")
+USER = web.RequestKey("localcluster.user", UserInfo)  # the authenticated user of a request
 
 
 class Backend(Protocol):
@@ -56,6 +68,12 @@ class Backend(Protocol):
     def stopping(self) -> asyncio.Event: ...
     @property
     def bookmark_interval_s(self) -> float: ...
+    @property
+    def authenticator(self) -> Authenticator: ...
+    @property
+    def authorizer(self) -> Authorizer: ...
+
+    def token_issuer(self) -> TokenIssuer: ...
 
     def after_write(self, rt: ResourceType) -> None: ...
 
@@ -109,6 +127,11 @@ class _Handler:
             info.verb = verb_of(request.method, rp, request.query.get("watch") in TRUE)
         resp: web.StreamResponse
         try:
+            user = self.s.authenticator.authenticate(path=request.path,
+                                                     authorization=request.headers.get("Authorization"),
+                                                     peercert=_peercert(request))
+            request[USER] = user
+            # authorization (RBAC) reads `user` here, right after authentication
             rule = None if request.path.startswith("/_localcluster") else self.s.faults.match(info)
             if rule is not None:
                 if rule.delay_s:
@@ -177,6 +200,8 @@ class _Handler:
                 doc = None
             return _json_response(doc) if doc is not None else _text_404()
         if parts[:1] == ["_localcluster"]:
+            if MASTERS not in request[USER].groups:
+                raise ApiError(403, "Forbidden", f'forbidden: User "{request[USER].name}" cannot use the test hooks')
             return await self._hooks(request, parts[1:])
         return _text_404()
 
@@ -266,6 +291,9 @@ class _Handler:
             return self._render(accept, rt, items, single=False, warnings=warnings, q=q, list_rv=res.rv)
         raw = await request.read()
         ctype = request.headers.get("Content-Type", JSON).split(";")[0].strip()
+        if m == "POST" and (rp.subresource == "token" or rt.group == authenticationapi.GROUP):
+            body, _ = self._decode_body(raw, ctype, "TokenRequest" if rp.subresource == "token" else rt.kind)
+            return _json_response(self._authentication(request, rp, rt, body), 201)
         if m == "POST" and (rp.subresource == "binding" or rp.resource == "bindings"):
             body, _ = bodies.decode_json(raw)
             target = rp.name or (body.get("metadata") or {}).get("name", "")
@@ -313,6 +341,17 @@ class _Handler:
             self.s.after_write(rt)
             return _json_response(out, warnings=warnings)
         raise errors.method_not_allowed(f"method {m} is not supported")
+
+    def _authentication(self, request: web.Request, rp: ResourcePath, rt: ResourceType, body: Any) -> dict[str, Any]:
+        """TokenRequest, TokenReview and SelfSubjectReview (guarantee 5)."""
+        if rp.subresource == "token":
+            return authenticationapi.create_token(self.s.store, self.s.token_issuer(), rp.namespace, rp.name, body,
+                                                  time.time())
+        authenticationapi.reject_wrong_body(body, rt.kind)
+        if rt.kind == "TokenReview":
+            return authenticationapi.token_review(self.s.authenticator, body)
+        user: UserInfo = request[USER]
+        return authenticationapi.self_subject_review(user)
 
     def _events_v1(self, request: web.Request, rp: ResourcePath) -> web.StreamResponse:
         """Read-only events.k8s.io/v1 view over the core Events (writes go through core/v1)."""
@@ -426,3 +465,9 @@ class _Handler:
         except (ConnectionResetError, RuntimeError):
             pass
         return resp
+
+
+def _peercert(request: web.Request) -> Any:
+    """The verified client certificate of a TLS connection (`ssl.SSLSocket.getpeercert()`), else None."""
+    transport = request.transport
+    return None if transport is None else transport.get_extra_info("peercert")

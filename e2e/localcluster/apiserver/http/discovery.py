@@ -41,6 +41,7 @@ _SUBRESOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "finalize": ("", "", "", ("update",)),
     "eviction": ("policy", "v1", "Eviction", ("create",)),
     "ephemeralcontainers": ("", "", "", ("get", "patch", "update")),
+    "token": ("authentication.k8s.io", "v1", "TokenRequest", ("create",)),
 }
 _KUBE_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
 

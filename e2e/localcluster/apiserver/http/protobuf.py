@@ -53,8 +53,18 @@ SCHEMAS: Final[Mapping[str, Mapping[int, _Field]]] = {
     "ServiceAccount": {1: ("metadata", "ObjectMeta", False), 2: ("secrets", "ObjectReference", True),
                        3: ("imagePullSecrets", "LocalObjectReference", True),
                        4: ("automountServiceAccountToken", "bool", False)},
+    # authentication.k8s.io/v1, which `kubectl create token` and `kubectl auth whoami` send as protobuf
+    "BoundObjectReference": {1: ("kind", "str", False), 2: ("apiVersion", "str", False), 3: ("name", "str", False),
+                             4: ("uid", "str", False)},
+    "TokenRequestSpec": {1: ("audiences", "str", True), 3: ("boundObjectRef", "BoundObjectReference", False),
+                         4: ("expirationSeconds", "int", False)},
+    "TokenRequest": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "TokenRequestSpec", False)},
+    "TokenReviewSpec": {1: ("token", "str", False), 2: ("audiences", "str", True)},
+    "TokenReview": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "TokenReviewSpec", False)},
+    "SelfSubjectReview": {1: ("metadata", "ObjectMeta", False)},
 }
-KINDS: Final = ("Namespace", "ConfigMap", "Secret", "ServiceAccount")
+KINDS: Final = ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "TokenRequest", "TokenReview",
+                "SelfSubjectReview")
 
 
 class _Malformed(ValueError):
