@@ -37,6 +37,7 @@ from rayservice.api.views import (
     RayServiceSpecView,
     RayServiceStatusView,
     ServiceSpecView,
+    WorkerGroupSpecView,
 )
 from rayservice.raw import RawObject
 
@@ -192,23 +193,22 @@ def whole_number(value: int | None, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
 
 
-def worker_groups(cluster: RawObject) -> list[Mapping[str, Any]]:
+def worker_groups(cluster: RawObject) -> list[WorkerGroupSpecView]:
     """The cluster's worker group specs that are objects, in spec order."""
-    return [
-        mapping(group) for group in sequence(spec_of(cluster).get("workerGroupSpecs")) if isinstance(group, Mapping)
-    ]
+    groups = items(raycluster_spec(cluster).get("workerGroupSpecs"))
+    return [group for group in groups if isinstance(group, Mapping)]
 
 
-def group_name(group: Mapping[str, Any]) -> str:
-    return str(group.get("groupName") or "")
+def group_name(group: WorkerGroupSpecView) -> str:
+    return text(group.get("groupName"))
 
 
 def is_suspended(cluster: RawObject) -> bool:
-    return spec_of(cluster).get("suspend") is True
+    return flag(raycluster_spec(cluster).get("suspend"))
 
 
 def phase_of(pod: RawObject) -> str:
-    return str(status_of(pod).get("phase") or "")
+    return text(pod_status(pod).get("phase"))
 
 
 def is_finished(pod: RawObject) -> bool:
@@ -222,7 +222,7 @@ def is_running(pod: RawObject) -> bool:
 
 def ready_condition(pod: RawObject) -> Mapping[str, Any]:
     """The pod's ``Ready`` condition, or an empty mapping."""
-    return find_condition(status_of(pod).get("conditions"), "Ready") or {}
+    return find_condition(pod_status(pod).get("conditions"), "Ready") or {}
 
 
 def is_ready(pod: RawObject) -> bool:

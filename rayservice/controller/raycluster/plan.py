@@ -48,11 +48,11 @@ from rayservice.controller.objects import (
     is_deleting,
     is_finished,
     is_suspended,
-    mapping,
+    items,
     name_of,
     node_type_of,
+    part,
     pick_head,
-    sequence,
     worker_groups,
 )
 from rayservice.controller.raycluster.desired import (
@@ -170,7 +170,7 @@ def _plan_workers(
         if group in planned:
             continue  # a duplicate group name: validation reports it, the first spec wins
         planned.add(group)
-        to_delete = {str(item) for item in sequence(mapping(spec.get("scaleStrategy")).get("workersToDelete"))}
+        to_delete = {str(item) for item in items(part(spec.get("scaleStrategy")).get("workersToDelete"))}
         members = [pod for pod in workers if group_of(pod) == group]
         named = sorted(name_of(pod) for pod in members if name_of(pod) in to_delete)
         rest = [pod for pod in members if name_of(pod) not in to_delete]

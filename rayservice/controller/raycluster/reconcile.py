@@ -66,7 +66,7 @@ from rayservice.controller.objects import (
     namespace_of,
     node_type_of,
     parse_time,
-    status_of,
+    raycluster_status,
     write_status_if_changed,
 )
 from rayservice.controller.raycluster.inflight import InFlight
@@ -226,7 +226,7 @@ async def write_status(cluster: RawObject, status: dict[str, Any], deps: RayClus
     if await write_status_if_changed(deps.kube, RAY_CLUSTERS, cluster, status, deps.written) is None:
         return False
     created = parse_time(metadata(cluster).get("creationTimestamp"))
-    if provisioned and not _is_provisioned(status_of(cluster)) and created is not None:
+    if provisioned and not _is_provisioned(raycluster_status(cluster)) and created is not None:
         deps.metrics.cluster_provisioned_duration(name, namespace, (deps.clock.now() - created).total_seconds())
     return True
 

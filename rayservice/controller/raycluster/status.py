@@ -46,24 +46,30 @@ from rayservice.api.raycluster import (
     STATE_READY,
     STATE_SUSPENDED,
 )
+from rayservice.api.views import RayClusterStatusView, as_service
 from rayservice.controller.objects import (
     RawObject,
     belongs_to,
     find_condition,
+    flag,
     group_of,
     is_deleting,
     is_ready,
     is_running,
     is_suspended,
-    mapping,
+    items,
     merge_conditions,
     metadata,
     name_of,
     node_type_of,
+    part,
     pick_head,
+    pod_status,
+    raycluster_status,
     ready_condition,
     sequence,
-    spec_of,
+    service_spec,
+    text,
     worker_groups,
 )
 from rayservice.controller.raycluster.desired import desired_worker_counts
@@ -84,7 +90,7 @@ def compute_status(
     problems: Sequence[Problem],
 ) -> dict[str, Any]:
     """The RayCluster status for this observation (see the guarantees)."""
-    previous = mapping(cluster.get("status"))
+    previous = raycluster_status(cluster)
     generation = metadata(cluster).get("generation")
     if problems:
         unchanged = copy.deepcopy(dict(previous))
@@ -155,13 +161,13 @@ def _head_condition(head: RawObject | None) -> dict[str, Any]:
     if is_ready(head):
         return _condition(CONDITION_HEAD_POD_READY, True, "HeadPodRunningAndReady", "Head Pod ready")
     ready = ready_condition(head)
-    phase = str(mapping(head.get("status")).get("phase") or "Pending")
+    phase = text(pod_status(head).get("phase"), "Pending")
     reason = str(ready.get("reason") or "HeadPodNotReady")
     message = str(ready.get("message") or f"Head Pod {name_of(head)} is {phase} and not ready")
     return _condition(CONDITION_HEAD_POD_READY, False, reason, message)
 
 
-def _provisioned_condition(previous: Mapping[str, Any], state: str) -> dict[str, Any]:
+def _provisioned_condition(previous: RayClusterStatusView, state: str) -> dict[str, Any]:
     if state == STATE_SUSPENDED:
         return _condition(CONDITION_RAY_CLUSTER_PROVISIONED, False, "RayClusterSuspended", "RayCluster is suspended")
     before = find_condition(previous.get("conditions"), CONDITION_RAY_CLUSTER_PROVISIONED)
@@ -176,7 +182,7 @@ def _bounds(cluster: RawObject) -> tuple[int, int]:
     low = high = 0
     if not is_suspended(cluster):
         for group in worker_groups(cluster):
-            if group.get("suspend") is True:
+            if flag(group.get("suspend")):
                 continue
             hosts = max(_whole(group.get("numOfHosts"), 1), 1)
             low += _whole(group.get("minReplicas"), 0) * hosts
@@ -191,11 +197,11 @@ def _whole(value: object, default: int) -> int:
 def _endpoints(service: RawObject | None) -> dict[str, str]:
     if service is None:
         return {}
-    spec = spec_of(service)
+    spec = service_spec(service)
     node_port = spec.get("type") == "NodePort"
     endpoints: dict[str, str] = {}
-    for port in sequence(spec.get("ports")):
-        port = mapping(port)
+    for listed in items(spec.get("ports")):
+        port = part(listed)
         number = port.get("nodePort") if node_port and port.get("nodePort") else port.get("port")
         if number is not None:
             endpoints[str(port.get("name") or number)] = str(number)
@@ -203,13 +209,13 @@ def _endpoints(service: RawObject | None) -> dict[str, str]:
 
 
 def _head_info(head: RawObject | None, service: RawObject | None) -> dict[str, str]:
-    pod_ip = str(mapping(head.get("status")).get("podIP") or "") if head is not None else ""
+    pod_ip = text(pod_status(head).get("podIP")) if head is not None else ""
     service_ip = ""
     if service is not None:
-        spec = spec_of(service)
-        ingress = sequence(mapping(mapping(service.get("status")).get("loadBalancer")).get("ingress"))
-        first = mapping(ingress[0]) if ingress else {}
-        cluster_ip = str(spec.get("clusterIP") or "")
+        spec = service_spec(service)
+        ingress = items(part(part(as_service(service).get("status")).get("loadBalancer")).get("ingress"))
+        first = part(ingress[0]) if ingress else {}
+        cluster_ip = text(spec.get("clusterIP"))
         if spec.get("type") == "LoadBalancer" and (first.get("ip") or first.get("hostname")):
             service_ip = str(first.get("ip") or first.get("hostname"))
         elif cluster_ip == "None":
