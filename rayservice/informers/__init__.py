@@ -27,7 +27,8 @@ from rayservice.informers.indexes import (
 )
 from rayservice.informers.informer import DEFAULT_INDEXERS, Informer
 from rayservice.informers.reflector import ListerWatcher, ListResult, Reflector, Transform, without_managed_fields
-from rayservice.informers.store import RawObject, Store, key_of, split_key
+from rayservice.informers.store import Store, key_of, split_key
+from rayservice.raw import RawObject
 
 __all__ = [
     "CONTROLLER_UID_INDEX",

@@ -22,8 +22,8 @@ from typing import Any
 
 from rayservice.informers.store import key_of
 from rayservice.keys import ObjectKey
+from rayservice.raw import RawObject
 
-RawObject = Mapping[str, Any]
 Enqueue = Callable[[ObjectKey], None]
 KeyFunc = Callable[[RawObject], list[ObjectKey]]
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-RawObject = Mapping[str, Any]
+from rayservice.raw import RawObject
+
 IndexFunc = Callable[[RawObject], list[str]]
 
 NAMESPACE_INDEX: Final = "namespace"

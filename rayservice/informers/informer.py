@@ -29,7 +29,7 @@ import builtins
 import inspect
 import random
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
 from rayservice.clock import SYSTEM_CLOCK, Clock
 from rayservice.informers.handlers import EventHandlers
@@ -38,8 +38,7 @@ from rayservice.informers.reflector import ListerWatcher, Reflector, Transform
 from rayservice.informers.store import Store, key_of
 from rayservice.keys import ObjectKey
 from rayservice.kube import Resource
-
-RawObject = Mapping[str, Any]
+from rayservice.raw import RawObject
 
 DEFAULT_INDEXERS: Final[Mapping[str, IndexFunc]] = {NAMESPACE_INDEX: by_namespace, OWNER_UID_INDEX: by_owner_uid}
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
 import structlog
 
@@ -43,8 +43,8 @@ from rayservice.kube import (
     TooManyRequests,
     error_from_status,
 )
+from rayservice.raw import RawObject
 
-RawObject = Mapping[str, Any]
 OnList = Callable[[list[RawObject], str], None]
 OnEvent = Callable[[str, RawObject], None]
 Transform = Callable[[RawObject], RawObject]

@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import Any
 
 from rayservice.informers.indexes import IndexFunc
 from rayservice.keys import ObjectKey
-
-RawObject = Mapping[str, Any]
+from rayservice.raw import RawObject
 
 
 def key_of(obj: RawObject) -> ObjectKey:

@@ -32,7 +32,7 @@ from rayservice.kube.leases import (
     lease_record,
     parse_micro_time,
 )
-from rayservice.kube.options import ObjectList, Patch, PatchType, Preconditions, PropagationPolicy, RawObject
+from rayservice.kube.options import JsonObject, ObjectList, Patch, PatchType, Preconditions, PropagationPolicy
 from rayservice.kube.ratelimit import TokenBucket
 from rayservice.kube.resources import (
     CONFIG_MAPS,
@@ -61,6 +61,7 @@ __all__ = [
     "Conflict",
     "Gone",
     "Invalid",
+    "JsonObject",
     "KubeClient",
     "KubeConfigError",
     "KubeError",
@@ -74,7 +75,6 @@ __all__ = [
     "PatchType",
     "Preconditions",
     "PropagationPolicy",
-    "RawObject",
     "Resource",
     "ServerError",
     "TokenBucket",

@@ -54,12 +54,12 @@ from yarl import URL
 from rayservice.clock import SYSTEM_CLOCK, Clock
 from rayservice.kube.errors import KubeConfigError, KubeError, KubeTransportError, NotLeader, error_from_response
 from rayservice.kube.options import (
+    JsonObject,
     ObjectList,
     Patch,
     PatchType,
     Preconditions,
     PropagationPolicy,
-    RawObject,
     Request,
     delete_options,
     list_query,
@@ -155,7 +155,7 @@ class KubeClient:
 
     # ---- reads ------------------------------------------------------------------------------------
 
-    async def get(self, resource: Resource, name: str, *, namespace: str | None = None) -> RawObject:
+    async def get(self, resource: Resource, name: str, *, namespace: str | None = None) -> JsonObject:
         path = resource.path(namespace=_ns(resource, namespace), name=name)
         return await self._call(Request("get", str(resource), "GET", path))
 
@@ -170,7 +170,7 @@ class KubeClient:
     ) -> ObjectList:
         """All matching objects (all namespaces when ``namespace`` is None), in pages of ``limit``."""
         path = resource.path(namespace=namespace)
-        items: list[RawObject] = []
+        items: list[JsonObject] = []
         token = ""
         while True:
             query = list_query(label_selector, field_selector, limit, token)
@@ -191,7 +191,7 @@ class KubeClient:
         timeout_seconds: int | None = None,
         label_selector: str | None = None,
         field_selector: str | None = None,
-    ) -> AsyncGenerator[RawObject, None]:
+    ) -> AsyncGenerator[JsonObject, None]:
         """Events after ``resource_version`` (or synthetic ADDED for every object when it is None)."""
         query = watch_query(resource_version, allow_watch_bookmarks, timeout_seconds, label_selector, field_selector)
         read_s = None if timeout_seconds is None else timeout_seconds + _WATCH_READ_GRACE_S
@@ -207,20 +207,20 @@ class KubeClient:
 
     # ---- writes -----------------------------------------------------------------------------------
 
-    async def create(self, resource: Resource, body: Mapping[str, Any], *, namespace: str | None = None) -> RawObject:
+    async def create(self, resource: Resource, body: Mapping[str, Any], *, namespace: str | None = None) -> JsonObject:
         ns = _ns(resource, namespace or (body.get("metadata") or {}).get("namespace"))
         return await self._call(self._write("create", resource, "POST", resource.path(namespace=ns), body))
 
     async def replace(
         self, resource: Resource, name: str, body: Mapping[str, Any], *, namespace: str | None = None
-    ) -> RawObject:
+    ) -> JsonObject:
         """PUT the whole object; include ``metadata.resourceVersion`` to make it conditional."""
         path = resource.path(namespace=_ns(resource, namespace), name=name)
         return await self._call(self._write("update", resource, "PUT", path, body))
 
     async def replace_status(
         self, resource: Resource, name: str, body: Mapping[str, Any], *, namespace: str | None = None
-    ) -> RawObject:
+    ) -> JsonObject:
         path = resource.path(namespace=_ns(resource, namespace), name=name, subresource="status")
         return await self._call(self._write("update", resource, "PUT", path, body, status=True))
 
@@ -232,7 +232,7 @@ class KubeClient:
         *,
         namespace: str | None = None,
         patch_type: PatchType = PatchType.MERGE,
-    ) -> RawObject:
+    ) -> JsonObject:
         path = resource.path(namespace=_ns(resource, namespace), name=name)
         body = patch_body(patch, patch_type)
         return await self._call(self._write("patch", resource, "PATCH", path, body, patch_type))
@@ -245,7 +245,7 @@ class KubeClient:
         *,
         namespace: str | None = None,
         patch_type: PatchType = PatchType.MERGE,
-    ) -> RawObject:
+    ) -> JsonObject:
         path = resource.path(namespace=_ns(resource, namespace), name=name, subresource="status")
         body = patch_body(patch, patch_type)
         return await self._call(self._write("patch", resource, "PATCH", path, body, patch_type, status=True))
@@ -259,7 +259,7 @@ class KubeClient:
         propagation_policy: PropagationPolicy | None = None,
         preconditions: Preconditions | None = None,
         grace_period_s: int | None = None,
-    ) -> RawObject:
+    ) -> JsonObject:
         """Delete; returns what the server answered (the object, or a success ``Status``)."""
         options = delete_options(propagation_policy, preconditions, grace_period_s)
         path = resource.path(namespace=_ns(resource, namespace), name=name)
@@ -282,7 +282,7 @@ class KubeClient:
         label = f"{resource}/status" if status else str(resource)
         return Request(verb, label, method, path, query, body, ctype, write=True)
 
-    async def _call(self, request: Request) -> RawObject:
+    async def _call(self, request: Request) -> JsonObject:
         resp = await self._open(request, aiohttp.ClientTimeout(total=self._timeout_s))
         try:
             with translate_errors():

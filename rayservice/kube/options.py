@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-RawObject = dict[str, Any]
+JsonObject = dict[str, Any]
+"""A JSON object as the API server answered it: a fresh dict the caller owns (cached objects are
+``rayservice.raw.RawObject``, read-only)."""
 Patch = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 
@@ -55,7 +57,7 @@ class Request:
 class ObjectList:
     """The items of a list and the resourceVersion to start a watch from."""
 
-    items: list[RawObject]
+    items: list[JsonObject]
     resource_version: str
 
 
@@ -77,8 +79,8 @@ def delete_options(
     propagation_policy: PropagationPolicy | None,
     preconditions: Preconditions | None,
     grace_period_s: int | None,
-) -> RawObject:
-    options: RawObject = {"apiVersion": "v1", "kind": "DeleteOptions"}
+) -> JsonObject:
+    options: JsonObject = {"apiVersion": "v1", "kind": "DeleteOptions"}
     if propagation_policy is not None:
         options["propagationPolicy"] = str(propagation_policy)
     if grace_period_s is not None:
@@ -126,7 +128,7 @@ def _selectors(label_selector: str | None, field_selector: str | None) -> list[t
     return query
 
 
-def with_type(item: RawObject, page: Mapping[str, Any]) -> RawObject:
+def with_type(item: JsonObject, page: Mapping[str, Any]) -> JsonObject:
     kind = str(page.get("kind") or "")
     if "kind" not in item and kind.endswith("List"):
         item["kind"] = kind[: -len("List")]
