@@ -67,17 +67,18 @@ def _uses(
 _INFORMERS: Final = "rayservice/controller/caches.py build_caches (list, then watch)"
 _RS_WRITES: Final = "rayservice/controller/rayservice/writes.py"
 _RC_RECONCILE: Final = "rayservice/controller/raycluster/reconcile.py"
+_SHARED_WRITES: Final = "rayservice/controller/objects/writes.py"
 
 OPERATOR_API_USES: Final[tuple[ApiUse, ...]] = (
     # RayServices: users create and delete them; the operator reads them and writes their status.
     *_uses("list watch", RAY, "rayservices", where=_INFORMERS),
-    *_uses("update", RAY, "rayservices", subresource="status", where=f"{_RS_WRITES} write_status_if_changed"),
+    *_uses("update", RAY, "rayservices", subresource="status", where=f"{_SHARED_WRITES} write_status_if_changed"),
     # RayClusters: made for a RayService, scaled in place, marked with their deletion deadline, deleted.
     *_uses("list watch", RAY, "rayclusters", where=_INFORMERS),
     *_uses("create", RAY, "rayclusters", where=f"{_RS_WRITES} create_cluster: the pending cluster"),
     *_uses("patch", RAY, "rayclusters", where=f"{_RS_WRITES}: scaling in place, the delete-after deadline"),
     *_uses("delete", RAY, "rayclusters", where=f"{_RS_WRITES} delete_cluster: garbage, dropped pending clusters"),
-    *_uses("update", RAY, "rayclusters", subresource="status", where=f"{_RC_RECONCILE} write_status_if_changed"),
+    *_uses("update", RAY, "rayclusters", subresource="status", where=f"{_SHARED_WRITES} write_status_if_changed"),
     # Pods: the head and workers of each RayCluster (plan_pods).
     *_uses("list watch", CORE, "pods", where=_INFORMERS + ", label-filtered to ray.io/is-ray-node=yes"),
     *_uses("create", CORE, "pods", where=f"{_RC_RECONCILE} create_pod"),
@@ -86,7 +87,7 @@ OPERATOR_API_USES: Final[tuple[ApiUse, ...]] = (
     # Services: a RayCluster's head and dashboard Services; a RayService's head and serve Services, whose
     # selectors move to the new cluster at the traffic switch.
     *_uses("list watch", CORE, "services", where=_INFORMERS + ", label-filtered to created-by=rayservice-operator"),
-    *_uses("create patch", CORE, "services", where=f"ensure_service of {_RC_RECONCILE} and {_RS_WRITES}"),
+    *_uses("create patch", CORE, "services", where=f"{_SHARED_WRITES} ensure_service, for both"),
     *_uses(
         "get",
         CORE,
