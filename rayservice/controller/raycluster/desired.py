@@ -55,17 +55,22 @@ from rayservice.api.labels import (
     SERVE_LABEL,
     SERVE_VALUE_TRUE,
 )
+from rayservice.api.views import HeadGroupSpecView, WorkerGroupSpecView
 from rayservice.controller import names
 from rayservice.controller.objects import (
     RawObject,
+    flag,
     group_name,
     is_suspended,
+    items,
     mapping,
     metadata,
     name_of,
     namespace_of,
+    part,
+    raycluster_spec,
     sequence,
-    spec_of,
+    text,
     worker_groups,
 )
 from rayservice.controller.objects import (
@@ -108,8 +113,8 @@ def desired_head_service(cluster: RawObject) -> dict[str, Any]:
         protocol = str(port.get("protocol") or "TCP")
         ports.setdefault(name, {"name": name, "port": number, "targetPort": number, "protocol": protocol})
     service = _service(cluster, names.head_service_name(name_of(cluster)), [ports[key] for key in sorted(ports)])
-    service["spec"]["type"] = str(head.get("serviceType") or "ClusterIP")
-    annotations = mapping(spec_of(cluster).get("headServiceAnnotations"))
+    service["spec"]["type"] = text(head.get("serviceType"), "ClusterIP")
+    annotations = part(raycluster_spec(cluster).get("headServiceAnnotations"))
     if annotations:
         service["metadata"]["annotations"] = {str(key): str(value) for key, value in annotations.items()}
     return service
@@ -117,7 +122,7 @@ def desired_head_service(cluster: RawObject) -> dict[str, Any]:
 
 def desired_dashboard_service(cluster: RawObject) -> dict[str, Any]:
     """``<cluster>-dashboard-svc`` (guarantee 5)."""
-    params = complete_params(mapping(_head_spec(cluster).get("rayStartParams")), head=True, address=None, num_cpus=None)
+    params = complete_params(part(_head_spec(cluster).get("rayStartParams")), head=True, address=None, num_cpus=None)
     port = param_port(params, "dashboard-agent-listen-port", _podspec.AGENT_PORT)
     spec_port = {"name": "dashboard-agent", "port": port, "targetPort": port, "protocol": "TCP"}
     service = _service(cluster, names.dashboard_service_name(name_of(cluster)), [spec_port])
@@ -130,7 +135,7 @@ def desired_worker_counts(cluster: RawObject) -> dict[str, int]:
     suspended = is_suspended(cluster)
     counts: dict[str, int] = {}
     for group in worker_groups(cluster):
-        wanted = 0 if suspended or group.get("suspend") is True else _clamped_replicas(group) * _hosts(group)
+        wanted = 0 if suspended or flag(group.get("suspend")) else _clamped_replicas(group) * _hosts(group)
         counts[group_name(group)] = wanted
     return counts
 
@@ -238,23 +243,23 @@ def _service(cluster: RawObject, name: str, ports: list[dict[str, Any]]) -> dict
     }
 
 
-def _head_spec(cluster: RawObject) -> Mapping[str, Any]:
-    return mapping(spec_of(cluster).get("headGroupSpec"))
+def _head_spec(cluster: RawObject) -> HeadGroupSpecView:
+    return part(raycluster_spec(cluster).get("headGroupSpec"))
 
 
 def _gcs_port(cluster: RawObject) -> int:
-    return param_port(mapping(_head_spec(cluster).get("rayStartParams")), "port", DEFAULT_GCS_PORT)
+    return param_port(part(_head_spec(cluster).get("rayStartParams")), "port", DEFAULT_GCS_PORT)
 
 
 def _head_container_ports(cluster: RawObject) -> list[dict[str, Any]]:
     head = _head_spec(cluster)
-    containers = sequence(mapping(mapping(head.get("template")).get("spec")).get("containers"))
+    containers = items(part(part(head.get("template")).get("spec")).get("containers"))
     container = mapping(containers[_podspec.ray_container_index(containers, head=True)]) if containers else {}
-    params = complete_params(mapping(head.get("rayStartParams")), head=True, address=None, num_cpus=None)
+    params = complete_params(part(head.get("rayStartParams")), head=True, address=None, num_cpus=None)
     return _podspec.merge_ports(sequence(container.get("ports")), _podspec.default_ports(params, head=True))
 
 
-def _clamped_replicas(group: Mapping[str, Any]) -> int:
+def _clamped_replicas(group: WorkerGroupSpecView) -> int:
     low = _count(group.get("minReplicas"), 0)
     high = _count(group.get("maxReplicas"), _UNBOUNDED)
     if low > high:
@@ -262,7 +267,7 @@ def _clamped_replicas(group: Mapping[str, Any]) -> int:
     return min(max(_count(group.get("replicas"), low), low), high)
 
 
-def _hosts(group: Mapping[str, Any]) -> int:
+def _hosts(group: WorkerGroupSpecView) -> int:
     return max(_count(group.get("numOfHosts"), 1), 1)
 
 

@@ -51,12 +51,14 @@ from rayservice.controller import names
 from rayservice.controller.objects import (
     RawObject,
     annotations_of,
+    flag,
     labels_of,
     mapping,
     name_of,
     namespace_of,
+    part,
+    rayservice_spec,
     sequence,
-    spec_of,
 )
 from rayservice.controller.objects import (
     owner_reference as controller_reference,
@@ -76,7 +78,7 @@ def owner_reference(service: RawObject) -> dict[str, Any]:
 
 def desired_cluster(service: RawObject, *, name: str, replacements: int = 0) -> dict[str, Any]:
     """Guarantee 2."""
-    config = mapping(spec_of(service).get("rayClusterConfig"))
+    config = part(rayservice_spec(service).get("rayClusterConfig"))
     labels = {str(key): str(value) for key, value in labels_of(service).items()}
     labels.update(_origin_labels(service))
     labels[CREATED_BY_LABEL] = CREATED_BY_VALUE
@@ -127,13 +129,13 @@ def desired_head_service(service: RawObject, cluster: RawObject) -> dict[str, An
 
 def serve_service_name_of(service: RawObject) -> str:
     """The serve Service's name: the template's, else ``<name>-serve-svc`` (guarantee 4)."""
-    template_name = mapping(mapping(spec_of(service).get("serveService")).get("metadata")).get("name")
+    template_name = part(part(rayservice_spec(service).get("serveService")).get("metadata")).get("name")
     return str(template_name) if template_name else names.serve_service_name(name_of(service))
 
 
 def desired_serve_service(service: RawObject, cluster: RawObject) -> dict[str, Any]:
     """Guarantee 4."""
-    template = copy.deepcopy(dict(mapping(spec_of(service).get("serveService"))))
+    template = copy.deepcopy(dict(part(rayservice_spec(service).get("serveService"))))
     template_meta = mapping(template.get("metadata"))
     labels = {str(key): str(value) for key, value in mapping(template_meta.get("labels")).items()}
     labels.update(_service_labels(service))
@@ -148,7 +150,7 @@ def desired_serve_service(service: RawObject, cluster: RawObject) -> dict[str, A
         meta["annotations"] = {str(key): str(value) for key, value in annotations.items()}
     spec = dict(mapping(template.get("spec")))
     selector = {RAY_CLUSTER_LABEL: name_of(cluster), SERVE_LABEL: SERVE_VALUE_TRUE}
-    if spec_of(service).get("excludeHeadPodFromServeSvc") is True:
+    if flag(rayservice_spec(service).get("excludeHeadPodFromServeSvc")):
         selector[NODE_TYPE_LABEL] = NODE_TYPE_WORKER
     spec["selector"] = selector
     if not sequence(spec.get("ports")):

@@ -27,7 +27,7 @@ from typing import Any, Final
 from rayservice.api.serve import Problem
 from rayservice.api.v1alpha1 import desired_serve_config
 from rayservice.controller import names
-from rayservice.controller.objects import RawObject, mapping, name_of, spec_of
+from rayservice.controller.objects import RawObject, flag, name_of, part, rayservice_spec
 from rayservice.controller.raycluster import validate_cluster
 from rayservice.controller.rayservice.desired import desired_cluster
 
@@ -51,7 +51,7 @@ class ServiceCheck:
 
 def check_service(service: RawObject) -> ServiceCheck:
     """Guarantees 1-3."""
-    spec = spec_of(service)
+    spec = rayservice_spec(service)
     problems: list[Problem] = []
     name = name_of(service)
     if not _is_dns1035(name):
@@ -65,7 +65,7 @@ def check_service(service: RawObject) -> ServiceCheck:
         )
     serve = desired_serve_config(spec)
     problems += serve.problems
-    template_name = mapping(mapping(spec.get("serveService")).get("metadata")).get("name")
+    template_name = part(part(spec.get("serveService")).get("metadata")).get("name")
     if template_name is not None and not _is_dns1035(str(template_name)):
         problems.append(
             Problem(
@@ -95,12 +95,12 @@ def check_service(service: RawObject) -> ServiceCheck:
 def ignored_fields(spec: Mapping[str, Any]) -> list[str]:
     """Guarantee 3: the fields set that the operator accepts but does not act on."""
     ignored: list[str] = []
-    strategy = mapping(spec.get("upgradeStrategy"))
+    strategy = part(spec.get("upgradeStrategy"))
     if strategy.get("type") == INCREMENTAL_UPGRADE:
         ignored.append(f"upgradeStrategy.type: {INCREMENTAL_UPGRADE} (upgraded as NewCluster)")
     if strategy.get("clusterUpgradeOptions") is not None:
         ignored.append("upgradeStrategy.clusterUpgradeOptions")
-    if spec.get("suspend") is True:
+    if flag(spec.get("suspend")):
         ignored.append("suspend")
     if spec.get("managedBy"):
         ignored.append(f"managedBy: {spec['managedBy']}")
