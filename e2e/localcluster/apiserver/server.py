@@ -14,7 +14,8 @@ Guarantees:
 4. With `tls=True`, `start()` loads or makes the PKI under `state_dir` (see `auth.certs`) before listening, and
    every request is authenticated (`auth.authn`): no or a bad credential is a 401. In plain-HTTP mode (the
    default, for unit tests) a request without a credential is the admin; bearer tokens are still checked.
-5. `authorizer` decides every authenticated request; it is `AllowAll` until RBAC is enabled.
+5. `authorizer` decides every authenticated request: RBAC (`auth.setup.enable_rbac`: the authorizer, escalation
+   checks and bootstrap roles) when `rbac` is true, which is the default with `tls=True`; else `AllowAll`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .advertise import advertise_socket
 from .auth.attributes import AllowAll, Authorizer
 from .auth.authn import Authenticator
 from .auth.certs import Pki, ensure_pki, server_ssl_context, serving_sans
+from .auth.setup import enable_rbac
 from .auth.tokens import TokenIssuer
 from .controllers.kubernetes_service import check_endpoint_address
 from .controllers.runner import Controllers
@@ -76,7 +78,8 @@ class LocalApiServer:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, service_cidr: str = "10.96.0.0/16",
                  bookmark_interval_s: float = 10.0, history_size: int = 20000,
                  simulate_node: bool = False, tls: bool = False, state_dir: str | Path | None = None,
-                 extra_sans: Sequence[str] = (), advertise_address: str | None = None) -> None:
+                 extra_sans: Sequence[str] = (), advertise_address: str | None = None,
+                 rbac: bool | None = None) -> None:
         if tls and state_dir is None:
             raise ValueError("a TLS API server needs a state_dir to keep its CA and certificates in")
         self.host = host
@@ -94,6 +97,8 @@ class LocalApiServer:
         self.api = Api(self.store, self.registry, hooks)
         self.faults = Faults()
         self.authenticator = Authenticator(self.token_issuer, self.store, now=time.time, insecure=not tls)
+        if tls if rbac is None else rbac:
+            enable_rbac(self)
         self.bookmark_interval_s = bookmark_interval_s
         self.stopping = asyncio.Event()
         self.advertise_address = advertise_address and check_endpoint_address(advertise_address)

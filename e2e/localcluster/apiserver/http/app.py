@@ -7,11 +7,14 @@ Guarantees:
 2. Unknown API groups and unknown resources of custom groups answer `404 page not found` as text, like
    kube-apiserver's mux; an unknown core resource answers a JSON NotFound `Status`.
 3. Every request is recorded (verb, resource, code) and passes the fault rules first.
-4. Every request is authenticated first (`Backend.authenticator`; 401 Status on failure), and its user is kept
-   on the request under `USER` for the authorization step and the review endpoints; the test hooks
-   (`/_localcluster/...`) need a `system:masters` user.
+4. Every request is authenticated first (`Backend.authenticator`; 401 Status on failure), then impersonation
+   headers are applied and the request is authorized (`Backend.authorizer`; 403 Status as kube words it, see
+   `auth.authorize`); the acting user is kept on the request under `USER` for the review endpoints; the test
+   hooks (`/_localcluster/...`) need a `system:masters` user.
 5. TokenRequest (`serviceaccounts/NAME/token`), TokenReview and SelfSubjectReview are answered by
    `auth.authenticationapi`; nothing of them is stored.
+6. The access reviews of authorization.k8s.io (`auth.reviews`, what `kubectl auth can-i` sends) are answered
+   with the server's authorizer; nothing of them is stored.
 
 Caller must: pass a `Backend` (the `LocalApiServer` is one); this module does not import the server.
 """
@@ -27,9 +30,11 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from e2e.localcluster.apiserver import errors
-from e2e.localcluster.apiserver.auth import authenticationapi
+from e2e.localcluster.apiserver.auth import authenticationapi, reviews
 from e2e.localcluster.apiserver.auth.attributes import Authorizer
 from e2e.localcluster.apiserver.auth.authn import Authenticator
+from e2e.localcluster.apiserver.auth.authorize import authorize_request
+from e2e.localcluster.apiserver.auth.escalation import REQUEST_USER
 from e2e.localcluster.apiserver.auth.tokens import TokenIssuer
 from e2e.localcluster.apiserver.auth.user import MASTERS, UserInfo
 from e2e.localcluster.apiserver.errors import ApiError
@@ -126,12 +131,17 @@ class _Handler:
             info.namespace, info.name, info.subresource = rp.namespace, rp.name, rp.subresource
             info.verb = verb_of(request.method, rp, request.query.get("watch") in TRUE)
         resp: web.StreamResponse
+        REQUEST_USER.set(None)
         try:
             user = self.s.authenticator.authenticate(path=request.path,
                                                      authorization=request.headers.get("Authorization"),
                                                      peercert=_peercert(request))
+            # then impersonation and authorization (403); the REST layer's RBAC escalation checks read the
+            # acting user from REQUEST_USER (a ContextVar: this request's task only)
+            user, _ = authorize_request(self.s.authorizer, user, request.method, request.path, request.query,
+                                        list(request.headers.items()))
             request[USER] = user
-            # authorization (RBAC) reads `user` here, right after authentication
+            REQUEST_USER.set(user)
             rule = None if request.path.startswith("/_localcluster") else self.s.faults.match(info)
             if rule is not None:
                 if rule.delay_s:
@@ -294,6 +304,10 @@ class _Handler:
         if m == "POST" and (rp.subresource == "token" or rt.group == authenticationapi.GROUP):
             body, _ = self._decode_body(raw, ctype, "TokenRequest" if rp.subresource == "token" else rt.kind)
             return _json_response(self._authentication(request, rp, rt, body), 201)
+        if m == "POST" and rt.group_resource in reviews.REVIEW_RESOURCES:
+            body, _ = self._decode_body(raw, ctype, rt.kind)
+            return _json_response(reviews.review(rt.plural, body, request[USER], self.s.authorizer, rp.namespace),
+                                  201)
         if m == "POST" and (rp.subresource == "binding" or rp.resource == "bindings"):
             body, _ = bodies.decode_json(raw)
             target = rp.name or (body.get("metadata") or {}).get("name", "")

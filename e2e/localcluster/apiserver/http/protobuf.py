@@ -62,9 +62,43 @@ SCHEMAS: Final[Mapping[str, Mapping[int, _Field]]] = {
     "TokenReviewSpec": {1: ("token", "str", False), 2: ("audiences", "str", True)},
     "TokenReview": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "TokenReviewSpec", False)},
     "SelfSubjectReview": {1: ("metadata", "ObjectMeta", False)},
+    # authorization.k8s.io/v1, which `kubectl auth can-i` sends as protobuf
+    "ResourceAttributes": {1: ("namespace", "str", False), 2: ("verb", "str", False), 3: ("group", "str", False),
+                           4: ("version", "str", False), 5: ("resource", "str", False),
+                           6: ("subresource", "str", False), 7: ("name", "str", False)},
+    "NonResourceAttributes": {1: ("path", "str", False), 2: ("verb", "str", False)},
+    "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes", False),
+                                    2: ("nonResourceAttributes", "NonResourceAttributes", False)},
+    "SelfSubjectAccessReview": {1: ("metadata", "ObjectMeta", False),
+                                2: ("spec", "SelfSubjectAccessReviewSpec", False)},
+    "SelfSubjectRulesReviewSpec": {1: ("namespace", "str", False)},
+    "SelfSubjectRulesReview": {1: ("metadata", "ObjectMeta", False),
+                               2: ("spec", "SelfSubjectRulesReviewSpec", False)},
+    "SubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes", False),
+                                2: ("nonResourceAttributes", "NonResourceAttributes", False),
+                                3: ("user", "str", False), 4: ("groups", "str", True), 6: ("uid", "str", False)},
+    "SubjectAccessReview": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "SubjectAccessReviewSpec", False)},
+    "LocalSubjectAccessReview": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "SubjectAccessReviewSpec", False)},
+    # rbac.authorization.k8s.io/v1: `kubectl create role|clusterrole|rolebinding|clusterrolebinding`
+    "PolicyRule": {1: ("verbs", "str", True), 2: ("apiGroups", "str", True), 3: ("resources", "str", True),
+                   4: ("resourceNames", "str", True), 5: ("nonResourceURLs", "str", True)},
+    "LabelSelectorRequirement": {1: ("key", "str", False), 2: ("operator", "str", False), 3: ("values", "str", True)},
+    "LabelSelector": {1: ("matchLabels", "map_str", False), 2: ("matchExpressions", "LabelSelectorRequirement", True)},
+    "AggregationRule": {1: ("clusterRoleSelectors", "LabelSelector", True)},
+    "Role": {1: ("metadata", "ObjectMeta", False), 2: ("rules", "PolicyRule", True)},
+    "ClusterRole": {1: ("metadata", "ObjectMeta", False), 2: ("rules", "PolicyRule", True),
+                    3: ("aggregationRule", "AggregationRule", False)},
+    "Subject": {1: ("kind", "str", False), 2: ("apiGroup", "str", False), 3: ("name", "str", False),
+                4: ("namespace", "str", False)},
+    "RoleRef": {1: ("apiGroup", "str", False), 2: ("kind", "str", False), 3: ("name", "str", False)},
+    "RoleBinding": {1: ("metadata", "ObjectMeta", False), 2: ("subjects", "Subject", True),
+                    3: ("roleRef", "RoleRef", False)},
+    "ClusterRoleBinding": {1: ("metadata", "ObjectMeta", False), 2: ("subjects", "Subject", True),
+                           3: ("roleRef", "RoleRef", False)},
 }
 KINDS: Final = ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "TokenRequest", "TokenReview",
-                "SelfSubjectReview")
+                "SelfSubjectReview", "SelfSubjectAccessReview", "SelfSubjectRulesReview", "SubjectAccessReview",
+                "LocalSubjectAccessReview", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
 
 
 class _Malformed(ValueError):
