@@ -47,6 +47,7 @@ from rayservice.controller.rayservice.desired import desired_cluster
 from rayservice.controller.rayservice.pass_values import Observed, PassPlan, ServePut, Submitted, Switch
 from rayservice.controller.rayservice.plan import status_events
 from rayservice.controller.rayservice.serve_diff import LastPut, config_digest
+from rayservice.controller.rayservice.status import REASON_VALIDATION_FAILED
 from rayservice.controller.rayservice.upgrade import recorded_clusters
 from rayservice.controller.rayservice.validate import ServiceCheck
 from rayservice.controller.rayservice.writes import (
@@ -137,7 +138,7 @@ async def commit(service: RawObject, status: Mapping[str, Any], check: ServiceCh
     )
     if stored is not None:
         for type_, reason, message in status_events(service, status, check):
-            if reason == "ValidationFailed":
+            if reason == REASON_VALIDATION_FAILED:
                 _log.info("rayservice_invalid", message=message)
             await deps.events.emit(service, type_, reason, message)
     stored = stored if stored is not None else service

@@ -26,7 +26,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from rayservice.api.rayservice import CONDITION_READY
 from rayservice.controller.events import WARNING
@@ -73,8 +73,8 @@ from rayservice.controller.rayservice.upgrade import ClusterPlan, cluster_facts,
 from rayservice.controller.rayservice.validate import ServiceCheck
 from rayservice.ray import as_status_field, is_converging
 
-REASON_IGNORED_FIELDS = "IgnoredFields"
-REASON_SERVE_CONFIG_WARNING = "ServeConfigWarning"
+REASON_IGNORED_FIELDS: Final = "IgnoredFields"
+REASON_SERVE_CONFIG_WARNING: Final = "ServeConfigWarning"
 
 
 def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:

@@ -1,8 +1,9 @@
 """Reconcile one RayService: observe -> ``plan`` (pure) -> apply (``apply.py``) -> status.
 
 Guarantees:
-1. Level-triggered and idempotent: a pass reads the whole state (caches, plus one Serve read per cluster
-   that has a ready head) and moves it one step; a converged RayService costs zero API writes and zero PUTs.
+1. Level-triggered and idempotent: a pass reads the whole state (``observe``: caches, plus one Serve read per
+   cluster that has a ready head), decides everything at once (``plan``, pure) and moves it one step
+   (``apply``); a converged RayService costs zero API writes and zero PUTs.
 2. An invalid spec creates, changes and deletes nothing: Ready=False/ValidationFailed, one Warning event per
    distinct set of problems, no requeue (the next edit wakes the controller).
 3. A pending cluster's name is in the stored status before its RayCluster is created, and a pass that
@@ -16,7 +17,7 @@ Guarantees:
 6. Events about the spec (``ValidationFailed``; ``IgnoredFields`` and ``ServeConfigWarning`` once per
    generation) follow the status write that records them, so a pass on a stale cache (its write fails with
    409) never repeats them.
-7. The status is written last, and only when it changed (``writes.write_status_if_changed``). A pass that PUT
+7. The status is written last, and only when it changed (``objects.write_status_if_changed``). A pass that PUT
    a Serve config not PUT to that cluster before writes no status: it could only report Ray's answer from
    before the PUT; the next pass, at most ``CONVERGING_REQUEUE_S`` later, reports what Ray made of it.
    (A PUT repeated for the same config, as after a head restart, keeps writing the status.)

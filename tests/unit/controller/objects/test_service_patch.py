@@ -111,3 +111,30 @@ def test_the_module_is_pure() -> None:
     }
     assert not imported & {"asyncio", "aiohttp", "kubernetes", "socket", "time"}
     assert not any(isinstance(node, ast.AsyncFunctionDef) for node in ast.walk(tree))
+
+
+def test_ports_the_server_defaulted_need_no_patch_for_either_reconciler() -> None:
+    """The API server fills ``targetPort`` (= ``port``) and ``protocol`` (TCP): a desired port without them
+    matches, so a converged Service is never patched on every pass."""
+    desired = desired_head_service(cluster())
+    for port in desired["spec"]["ports"]:
+        port.pop("targetPort", None)
+        port.pop("protocol", None)
+    current = observed(desired)
+    for port in current["spec"]["ports"]:
+        port.update(targetPort=port["port"], protocol="TCP")
+    assert service_patch(current, desired) is None
+    current["spec"]["ports"][0]["targetPort"] = 1
+    assert service_patch(current, desired) == {"spec": {"ports": desired["spec"]["ports"]}}
+
+
+def test_an_owner_reference_is_matched_by_uid_and_controller_flag_not_by_every_field() -> None:
+    desired = desired_head_service(cluster())
+    current = observed(desired)
+    ref = dict(desired["metadata"]["ownerReferences"][0])
+    ref.pop("blockOwnerDeletion", None)
+    current["metadata"]["ownerReferences"] = [ref]
+    assert service_patch(current, desired) is None
+    current["metadata"]["ownerReferences"] = [dict(ref, uid="another-incarnation")]
+    patch = service_patch(current, desired)
+    assert patch == {"metadata": {"ownerReferences": desired["metadata"]["ownerReferences"]}}
