@@ -17,6 +17,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -27,6 +28,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from e2e.localcluster.node import load_kubeconfig, ssl_context
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "getting-started.md"
@@ -233,8 +236,13 @@ class Journey:
         pytest.fail(f"{what} did not come up within {timeout_s:.0f} s")
 
     def api_healthy(self) -> bool:
-        url = f"http://127.0.0.1:{self.api_port}/healthz"
-        return bool(urllib.request.urlopen(url, timeout=1).status == 200)
+        """/healthz over the server's TLS, verified with the CA of the kubeconfig it wrote."""
+        config = load_kubeconfig(self.kubeconfig)
+        context = ssl_context(config)
+        url = f"{config.server}/healthz"
+        with urllib.request.urlopen(url, timeout=1,
+                                    context=context if isinstance(context, ssl.SSLContext) else None) as resp:
+            return bool(resp.status == 200)
 
     def wait_log(self, name: str, expected: list[str], timeout_s: float = 30) -> None:
         log = self.tmp / f"{name}.log"
