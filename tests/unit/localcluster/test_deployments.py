@@ -57,6 +57,24 @@ def test_fenceposts_round_surge_up_and_unavailable_down_and_never_both_zero() ->
         rollout.scaled_value("25", 4, True)
 
 
+def test_scaling_during_a_rollout_splits_the_change_by_each_replicasets_share() -> None:
+    def rs(name: str, replicas: int, created: str) -> Obj:
+        return {"metadata": {"name": name, "creationTimestamp": created,
+                             "annotations": {"deployment.kubernetes.io/max-replicas": "13",
+                                             "deployment.kubernetes.io/desired-replicas": "10"}},
+                "spec": {"replicas": replicas}, "status": {"availableReplicas": replicas}}
+
+    d = {"spec": {"replicas": 20, "strategy": {"type": "RollingUpdate",
+                                               "rollingUpdate": {"maxSurge": 3, "maxUnavailable": 0}}}}
+    new, old = rs("new", 5, "2025-01-01T00:01:00Z"), rs("old", 8, "2025-01-01T00:00:00Z")
+    plan = rollout.proportional_sizes(d, new, [old])
+    assert [(r["metadata"]["name"], size) for r, size, _ in plan] == [("old", 14), ("new", 9)]
+    down = rollout.proportional_sizes({**d, "spec": {**d["spec"], "replicas": 0}}, new, [old])
+    assert [(r["metadata"]["name"], size) for r, size, _ in down] == [("old", 0), ("new", 0)]
+    alone = rollout.proportional_sizes(d, rs("new", 5, "2025-01-01T00:01:00Z"), [rs("old", 0, "2025-01-01T00:00:00Z")])
+    assert [(r["metadata"]["name"], size) for r, size, _ in alone] == [("new", 20)]
+
+
 def test_extra_pods_deleted_first_are_unscheduled_then_not_ready() -> None:
     def pod(name: str, node: str, ready: str) -> Obj:
         return {"metadata": {"name": name, "creationTimestamp": "2025-01-01T00:00:00Z"},

@@ -40,6 +40,7 @@ from typing import Any
 from e2e.localcluster.apiserver.storage.objects import meta
 from e2e.localcluster.apiserver.storage.store import Event, GroupResource, Obj
 
+from . import deploymentstatus as ds
 from . import rollout as ro
 from .events import record_event
 from .replicasets import REPLICASETS, selector_matches
@@ -88,7 +89,7 @@ class DeploymentController(WorkloadController):
         rss = self._claim_replicasets(d)
         if meta(d).get("deletionTimestamp"):
             new_rs, old_rss = self._split(d, rss)
-            self._write_status(d, ro.compute_status(d, [*old_rss, *([new_rs] if new_rs else [])], new_rs,
+            self._write_status(d, ds.compute_status(d, [*old_rss, *([new_rs] if new_rs else [])], new_rs,
                                                     self.now()))
             return
         d = self._check_paused_condition(d)
@@ -128,16 +129,16 @@ class DeploymentController(WorkloadController):
         return new_rs, [rs for rs in rss if rs is not new_rs]
 
     def _check_paused_condition(self, d: Obj) -> Obj:
-        if ro.progress_deadline_s(d) is None:
+        if ds.progress_deadline_s(d) is None:
             return d
         status = copy.deepcopy(d.get("status") or {})
-        cond = ro.get_condition(status, "Progressing")
+        cond = ds.get_condition(status, "Progressing")
         paused = bool((d.get("spec") or {}).get("paused"))
         if paused and (cond is None or cond.get("reason") != "DeploymentPaused"):
-            ro.set_condition(status, ro.condition("Progressing", "Unknown", "DeploymentPaused",
+            ds.set_condition(status, ds.condition("Progressing", "Unknown", "DeploymentPaused",
                                                   "Deployment is paused", self.now()))
         elif not paused and cond is not None and cond.get("reason") == "DeploymentPaused":
-            ro.set_condition(status, ro.condition("Progressing", "Unknown", "DeploymentResumed",
+            ds.set_condition(status, ds.condition("Progressing", "Unknown", "DeploymentResumed",
                                                   "Deployment is resumed", self.now()))
         else:
             return d
@@ -168,8 +169,8 @@ class DeploymentController(WorkloadController):
                 existing = self.api.update(rs_rt, meta(d)["namespace"], meta(existing)["name"], body).obj
             d = self._set_revision(d, str(ro.revision(existing)))
             status = copy.deepcopy(d.get("status") or {})
-            if ro.progress_deadline_s(d) is not None and ro.get_condition(status, "Progressing") is None:
-                ro.set_condition(status, ro.condition("Progressing", "True", "FoundNewReplicaSet",
+            if ds.progress_deadline_s(d) is not None and ds.get_condition(status, "Progressing") is None:
+                ds.set_condition(status, ds.condition("Progressing", "True", "FoundNewReplicaSet",
                                                       f'Found new replica set "{meta(existing)["name"]}"',
                                                       self.now()))
                 d = self._write_status(d, status)
@@ -188,9 +189,9 @@ class DeploymentController(WorkloadController):
             self._event(d, "ScalingReplicaSet",
                         f"Scaled up replica set {meta(created)['name']} from 0 to {ro.replicas_of(created)}")
         d = self._set_revision(d, str(new_revision))
-        if ro.progress_deadline_s(d) is not None:
+        if ds.progress_deadline_s(d) is not None:
             status = copy.deepcopy(d.get("status") or {})
-            ro.set_condition(status, ro.condition("Progressing", "True", "NewReplicaSetCreated",
+            ds.set_condition(status, ds.condition("Progressing", "True", "NewReplicaSetCreated",
                                                   f'Created new replica set "{meta(created)["name"]}"', self.now()))
             d = self._write_status(d, status)
         return d, created, old_rss
@@ -232,7 +233,7 @@ class DeploymentController(WorkloadController):
         if self._reconcile_new(d, all_rss, new_rs) or self._reconcile_old(d, all_rss, old_rss, new_rs):
             self._sync_rollout_status(d, new_rs)
             return
-        if ro.is_complete(d, d.get("status") or {}):
+        if ds.is_complete(d, d.get("status") or {}):
             self._cleanup(d, old_rss)
         self._sync_rollout_status(d, new_rs)
 
@@ -292,7 +293,7 @@ class DeploymentController(WorkloadController):
             if new_rs is None:
                 return
         self._scale(d, new_rs, ro.replicas_of(d))
-        if ro.is_complete(d, d.get("status") or {}):
+        if ds.is_complete(d, d.get("status") or {}):
             self._cleanup(d, old_rss)
         self._sync_rollout_status(d, new_rs)
 
@@ -320,57 +321,11 @@ class DeploymentController(WorkloadController):
                    for rs in [*old_rss, *([new_rs] if new_rs else [])]]
         current = self._fresh(d)
         new_now = next((rs for rs in all_rss if new_rs is not None and meta(rs)["uid"] == meta(new_rs)["uid"]), None)
-        self._write_status(current, ro.compute_status(current, all_rss, new_now, self.now()))
+        self._write_status(current, ds.compute_status(current, all_rss, new_now, self.now()))
 
     def _proportional_scale(self, d: Obj, new_rs: Obj | None, old_rss: list[Obj]) -> None:
-        """kube's scale(): one active ReplicaSet takes the full count; several share the change by size."""
-        want = ro.replicas_of(d)
-        everything = [*([new_rs] if new_rs else []), *reversed(ro.creation_order(old_rss))]
-        active = [rs for rs in everything if ro.replicas_of(rs) > 0]
-        if len(active) <= 1:
-            target = active[0] if active else (everything[0] if everything else None)
-            if target is not None and ro.replicas_of(target) != want:
-                self._scale(d, target, want)
-            return
-        if new_rs is not None and ro.replicas_of(new_rs) == want and ro.status_count(new_rs, "availableReplicas") \
-                == want and (meta(new_rs).get("annotations") or {}).get(ro.DESIRED_REPLICAS) == str(want):
-            for rs in active:
-                if rs is not new_rs:
-                    self._scale(d, rs, 0)
-            return
-        if not ro.is_rolling(d):
-            return
-        allowed = want + ro.max_surge(d) if want > 0 else 0
-        to_add = allowed - ro.total_replicas(active)
-        if to_add > 0:
-            active.sort(key=lambda rs: (-ro.replicas_of(rs), _negated(rs)))
-        elif to_add < 0:
-            active.sort(key=lambda rs: (-ro.replicas_of(rs), _created(rs)))
-        added = 0
-        sizes: dict[str, int] = {}
-        for rs in active:
-            proportion = 0
-            if to_add != 0 and to_add != added:
-                fraction = self._fraction(rs, d)
-                proportion = min(fraction, to_add - added) if to_add > 0 else max(fraction, to_add - added)
-            sizes[meta(rs)["name"]] = ro.replicas_of(rs) + proportion
-            added += proportion
-        for i, rs in enumerate(active):
-            size = sizes[meta(rs)["name"]]
-            if i == 0 and to_add != 0:
-                size = max(0, size + to_add - added)
-            self._scale(d, rs, size, always_annotate=True)
-
-    def _fraction(self, rs: Obj, d: Obj) -> int:
-        if ro.replicas_of(d) == 0:
-            return -ro.replicas_of(rs)
-        max_now = ro.replicas_of(d) + ro.max_surge(d)
-        text = str((meta(rs).get("annotations") or {}).get(ro.MAX_REPLICAS) or "")
-        before = int(text) if text.isdigit() and int(text) > 0 else int((d.get("status") or {}).get("replicas") or 0)
-        if before == 0:
-            return 0
-        exact = ro.replicas_of(rs) * max_now / before
-        return int(exact + 0.5) - ro.replicas_of(rs)  # Go's math.Round for non-negative values
+        for rs, size, refresh in ro.proportional_sizes(d, new_rs, old_rss):
+            self._scale(d, rs, size, always_annotate=refresh)
 
     # ---- writes ---------------------------------------------------------------------------------------
 
@@ -415,11 +370,11 @@ class DeploymentController(WorkloadController):
         rss = [rs for rs in self.api.store.list(REPLICASETS, meta(d)["namespace"])
                if (ref := controller_of(rs)) is not None and ref.get("uid") == meta(d).get("uid")]
         new_now = next((rs for rs in rss if new_rs is not None and meta(rs)["uid"] == meta(new_rs)["uid"]), None)
-        status = ro.rollout_status(d, ro.compute_status(d, rss, new_now, now), new_now, now)
+        status = ds.rollout_status(d, ds.compute_status(d, rss, new_now, now), new_now, now)
         self._write_status(d, status)
-        cond = ro.get_condition(status, "Progressing")
-        if cond is not None and not ro.is_complete(d, status) and cond.get("reason") != "ProgressDeadlineExceeded":
-            when = ro.deadline_of(d, status)
+        cond = ds.get_condition(status, "Progressing")
+        if cond is not None and not ds.is_complete(d, status) and cond.get("reason") != "ProgressDeadlineExceeded":
+            when = ds.deadline_of(d, status)
             if when is not None:  # kube's requeueStuckDeployment: a second after the deadline
                 self.wake_at((meta(d)["namespace"], meta(d)["name"]), when + timedelta(seconds=1))
 
@@ -438,10 +393,6 @@ class DeploymentController(WorkloadController):
                      now=self.now_text())
 
 
+
 def _created(rs: Obj) -> tuple[str, str]:
     return (str(meta(rs).get("creationTimestamp") or ""), str(meta(rs).get("name")))
-
-
-def _negated(rs: Obj) -> tuple[int, ...]:
-    return tuple(-ord(ch) for ch in "".join(_created(rs)))
-

@@ -1,4 +1,4 @@
-"""The Deployment controller's arithmetic, pure: template hash, surge/unavailable fenceposts, revisions, status.
+"""The Deployment controller's arithmetic, pure: template hash, surge/unavailable fenceposts, revisions, scaling.
 
 Guarantees (kube v1.36 pkg/controller/deployment/util and pkg/controller/controller_utils.go):
 1. `pod_template_hash(template, collision_count)` is fnv-32a over the template, plus the collision count as
@@ -13,10 +13,10 @@ Guarantees (kube v1.36 pkg/controller/deployment/util and pkg/controller/control
    RollingUpdate never takes the total of all ReplicaSets' `spec.replicas` above replicas + maxSurge.
 4. `find_new_rs` is the oldest ReplicaSet whose template equals the Deployment's, the pod-template-hash label
    aside; revisions are the integer `deployment.kubernetes.io/revision` annotations.
-5. `compute_status` is calculateStatus (counts summed over the ReplicaSets' status; `Available` True with
-   MinimumReplicasAvailable once available >= replicas - maxUnavailable, else False with
-   MinimumReplicasUnavailable); `set_condition` keeps lastTransitionTime while the status stays and changes
-   nothing when status and reason stay (SetDeploymentCondition).
+5. `proportional_sizes` is scale()'s split of a replicas change among several active ReplicaSets: by their
+   share of the `max-replicas` annotation, larger ones first (newer first when growing, older first when
+   shrinking), leftovers to the first, never below 0; with one active ReplicaSet it takes the whole count, and a
+   saturated new ReplicaSet leaves the old ones at 0.
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
 from typing import Any
 
-from e2e.localcluster.apiserver.storage.objects import meta, parse_rfc3339, rfc3339
+from e2e.localcluster.apiserver.storage.objects import meta
 
 from .workload import SAFE_ALPHABET, int_field
 
@@ -38,7 +37,6 @@ DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
 SKIPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration", REVISION, REVISION_HISTORY,
                                  DESIRED_REPLICAS, MAX_REPLICAS, "deprecated.deployment.rollback.to"})
-MAX_INT32 = 2**31 - 1
 Obj = dict[str, Any]
 
 
@@ -187,122 +185,52 @@ def replicas_annotations(d: Mapping[str, Any]) -> dict[str, str]:
     return {DESIRED_REPLICAS: str(replicas_of(d)), MAX_REPLICAS: str(replicas_of(d) + max_surge(d))}
 
 
-# ---- status -------------------------------------------------------------------------------------------------
+# ---- scaling ------------------------------------------------------------------------------------------------
 
 
-def condition(ctype: str, status: str, reason: str, message: str, now: datetime) -> dict[str, Any]:
-    stamp = rfc3339(now)
-    return {"type": ctype, "status": status, "lastUpdateTime": stamp, "lastTransitionTime": stamp,
-            "reason": reason, "message": message}
+def _created(rs: Obj) -> tuple[str, str]:
+    return (str(meta(rs).get("creationTimestamp") or ""), str(meta(rs).get("name")))
 
 
-def get_condition(status: Mapping[str, Any], ctype: str) -> dict[str, Any] | None:
-    for cond in status.get("conditions") or []:
-        if cond.get("type") == ctype:
-            return dict(cond)
-    return None
+def _fraction(rs: Obj, d: Mapping[str, Any]) -> int:
+    """getReplicaSetFraction: what `rs` gains (or loses) of a change to the Deployment's size."""
+    if replicas_of(d) == 0:
+        return -replicas_of(rs)
+    text = str((meta(rs).get("annotations") or {}).get(MAX_REPLICAS) or "")
+    before = int(text) if text.isdigit() and int(text) > 0 else int((d.get("status") or {}).get("replicas") or 0)
+    if before == 0:
+        return 0
+    exact = replicas_of(rs) * (replicas_of(d) + max_surge(d)) / before
+    return int(exact + 0.5) - replicas_of(rs)  # Go's math.Round, for a non-negative value
 
 
-def set_condition(status: dict[str, Any], cond: dict[str, Any]) -> None:
-    current = get_condition(status, cond["type"])
-    if current is not None and current.get("status") == cond["status"] and current.get("reason") == cond["reason"]:
-        return
-    if current is not None and current.get("status") == cond["status"]:
-        cond = {**cond, "lastTransitionTime": current.get("lastTransitionTime")}
-    status["conditions"] = [*(c for c in status.get("conditions") or [] if c.get("type") != cond["type"]), cond]
-
-
-def remove_condition(status: dict[str, Any], ctype: str) -> None:
-    status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != ctype]
-
-
-def compute_status(d: Obj, all_rss: list[Obj], new_rs: Obj | None, now: datetime) -> dict[str, Any]:
-    available = sum(status_count(rs, "availableReplicas") for rs in all_rss)
-    old = d.get("status") or {}
-    status: dict[str, Any] = {
-        "observedGeneration": int(meta(d).get("generation") or 1),
-        "replicas": sum(status_count(rs, "replicas") for rs in all_rss),
-        "updatedReplicas": status_count(new_rs, "replicas") if new_rs is not None else 0,
-        "readyReplicas": sum(status_count(rs, "readyReplicas") for rs in all_rss),
-        "availableReplicas": available,
-        "unavailableReplicas": max(0, total_replicas(all_rss) - available),
-    }
-    terminating = [status_count(rs, "terminatingReplicas") for rs in all_rss]
-    if any(terminating):
-        status["terminatingReplicas"] = sum(terminating)
-    status = {k: v for k, v in status.items() if v}
-    if old.get("collisionCount") is not None:
-        status["collisionCount"] = old["collisionCount"]
-    status["conditions"] = [dict(c) for c in old.get("conditions") or []]
-    if available >= replicas_of(d) - max_unavailable(d):
-        set_condition(status, condition("Available", "True", "MinimumReplicasAvailable",
-                                        "Deployment has minimum availability.", now))
-    else:
-        set_condition(status, condition("Available", "False", "MinimumReplicasUnavailable",
-                                        "Deployment does not have minimum availability.", now))
-    return status
-
-
-def progress_deadline_s(d: Mapping[str, Any]) -> int | None:
-    value = (d.get("spec") or {}).get("progressDeadlineSeconds")
-    return value if isinstance(value, int) and value != MAX_INT32 else None
-
-
-def is_complete(d: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+def proportional_sizes(d: Mapping[str, Any], new_rs: Obj | None, old_rss: list[Obj]) -> list[tuple[Obj, int, bool]]:
+    """(ReplicaSet, size, refresh its replicas annotations even if the size stays) for every ReplicaSet to scale."""
     want = replicas_of(d)
-    return (int_field(status.get("updatedReplicas"), 0) == want and int_field(status.get("replicas"), 0) == want
-            and int_field(status.get("availableReplicas"), 0) == want
-            and int_field(status.get("observedGeneration"), 0) >= int(meta(dict(d)).get("generation") or 1))
-
-
-def is_progressing(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
-    def count(s: Mapping[str, Any], k: str) -> int:
-        return int_field(s.get(k), 0)
-
-    return (count(new, "updatedReplicas") > count(old, "updatedReplicas")
-            or count(new, "replicas") - count(new, "updatedReplicas") < count(old, "replicas") - count(old,
-                                                                                                        "updatedReplicas")
-            or count(new, "readyReplicas") > count(old, "readyReplicas")
-            or count(new, "availableReplicas") > count(old, "availableReplicas"))
-
-
-def deadline_of(d: Mapping[str, Any], status: Mapping[str, Any]) -> datetime | None:
-    """When the Progressing condition's lastUpdateTime plus the deadline passes (None: no deadline applies)."""
-    deadline = progress_deadline_s(d)
-    cond = get_condition(status, "Progressing")
-    if deadline is None or cond is None or not cond.get("lastUpdateTime"):
-        return None
-    return parse_rfc3339(str(cond["lastUpdateTime"])) + timedelta(seconds=deadline)
-
-
-def is_timed_out(d: Mapping[str, Any], status: Mapping[str, Any], now: datetime) -> bool:
-    cond = get_condition(status, "Progressing")
-    if progress_deadline_s(d) is None or cond is None or cond.get("reason") == "NewReplicaSetAvailable":
-        return False
-    if cond.get("reason") == "ProgressDeadlineExceeded":
-        return True
-    when = deadline_of(d, status)
-    return when is not None and when < now
-
-
-def rollout_status(d: Obj, status: dict[str, Any], new_rs: Obj | None, now: datetime) -> dict[str, Any]:
-    """syncRolloutStatus's conditions: complete, progressing, or timed out (kube's reasons and messages)."""
-    if progress_deadline_s(d) is None:
-        return status
-    subject = f'ReplicaSet "{meta(new_rs)["name"]}"' if new_rs is not None else f'Deployment "{meta(d)["name"]}"'
-    old = d.get("status") or {}
-    current = get_condition(status, "Progressing")
-    if is_complete(d, status):
-        set_condition(status, condition("Progressing", "True", "NewReplicaSetAvailable",
-                                        f"{subject} has successfully progressed.", now))
-    elif is_progressing(old, status):
-        cond = condition("Progressing", "True", "ReplicaSetUpdated", f"{subject} is progressing.", now)
-        if current is not None:
-            if current.get("status") == "True":
-                cond["lastTransitionTime"] = current.get("lastTransitionTime")
-            remove_condition(status, "Progressing")
-        set_condition(status, cond)
-    elif is_timed_out(d, status, now):
-        set_condition(status, condition("Progressing", "False", "ProgressDeadlineExceeded",
-                                        f"{subject} has timed out progressing.", now))
-    return status
+    everything = [*([new_rs] if new_rs else []), *reversed(creation_order(old_rss))]
+    active = [rs for rs in everything if replicas_of(rs) > 0]
+    if len(active) <= 1:
+        target = active[0] if active else (everything[0] if everything else None)
+        return [] if target is None or replicas_of(target) == want else [(target, want, False)]
+    if new_rs is not None and replicas_of(new_rs) == want and status_count(new_rs, "availableReplicas") == want \
+            and (meta(new_rs).get("annotations") or {}).get(DESIRED_REPLICAS) == str(want):
+        return [(rs, 0, False) for rs in active if rs is not new_rs]
+    if not is_rolling(d):
+        return []
+    to_add = (want + max_surge(d) if want > 0 else 0) - total_replicas(active)
+    if to_add > 0:
+        active.sort(key=lambda rs: (-replicas_of(rs), tuple(-ord(ch) for ch in "".join(_created(rs)))))
+    elif to_add < 0:
+        active.sort(key=lambda rs: (-replicas_of(rs), _created(rs)))
+    added = 0
+    sizes: list[int] = []
+    for rs in active:
+        proportion = 0
+        if to_add not in (0, added):
+            fraction = _fraction(rs, d)
+            proportion = min(fraction, to_add - added) if to_add > 0 else max(fraction, to_add - added)
+        sizes.append(replicas_of(rs) + proportion)
+        added += proportion
+    if to_add != 0:
+        sizes[0] = max(0, sizes[0] + to_add - added)
+    return [(rs, size, True) for rs, size in zip(active, sizes, strict=True)]
