@@ -39,6 +39,7 @@ from e2e.localcluster.apiserver.auth.tokens import TokenIssuer
 from e2e.localcluster.apiserver.auth.user import MASTERS, UserInfo
 from e2e.localcluster.apiserver.errors import ApiError
 from e2e.localcluster.apiserver.faults import FaultRule, Faults, RequestInfo
+from e2e.localcluster.apiserver.schema import validation
 from e2e.localcluster.apiserver.schema.resources import Registry, ResourceType
 from e2e.localcluster.apiserver.storage import scale
 from e2e.localcluster.apiserver.storage.rest import Api
@@ -328,10 +329,10 @@ class _Handler:
             return self._encode(accept.kind if accept.kind == "yaml" else "json", result.obj,
                                 warnings + result.warnings)
         if m == "PATCH":
-            if ctype == "application/apply-patch+yaml":
+            if validation.check_patch_type(rt, ctype) == "application/apply-patch+yaml":
                 body = bodies.decode_yaml(raw)
             else:
-                body, _ = bodies.decode_json(raw, rt.kind)
+                body = validation.decode_patch_body(ctype, raw, field_validation)
             result = api.patch(rt, rp.namespace, rp.name, ctype, body,
                                subresource="status" if rp.subresource == "status" else "",
                                field_validation=field_validation, field_manager=q.get("fieldManager", ""),
@@ -409,8 +410,7 @@ class _Handler:
         if ctype == protobuf.MEDIA_TYPE:
             return protobuf.decode(raw), []
         if ctype not in ("application/json", ""):
-            raise errors.ApiError(415, "UnsupportedMediaType", 'the body of the request was in an unknown '
-                                  'format - accepted media types include: application/json, application/yaml')
+            raise validation.unsupported_body_type()
         return bodies.decode_json(raw, kind)
 
     def _encode(self, kind: str, body: Any, warnings: list[str], status: int = 200) -> web.Response:

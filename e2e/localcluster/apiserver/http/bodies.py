@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from e2e.localcluster.apiserver import errors
+from e2e.localcluster.apiserver.schema.validation import gojson
 
 
 class _DupDict(dict[str, Any]):
@@ -46,8 +47,9 @@ def decode_json(raw: bytes, kind: str = "") -> tuple[Any, list[str]]:
         value = json.loads(raw, object_pairs_hook=_pairs)
     except (ValueError, UnicodeDecodeError) as exc:
         what = f"(must be of type {kind})" if kind else ""
+        problem = gojson.syntax_error(raw) or str(exc)  # Go's wording, as kube-apiserver quotes it
         raise errors.bad_request(f"the object provided is unrecognized {what}: couldn't get version/kind; "
-                                 f"json parse error: {exc}".replace("  ", " ")) from None
+                                 f"json parse error: {problem} ({gojson.summarize(raw)})".replace("  ", " ")) from None
     found: list[str] = []
     return _collect(value, "", found), found
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from e2e.localcluster.apiserver import errors
 from e2e.localcluster.apiserver.errors import ApiError, Cause
-from e2e.localcluster.apiserver.schema import crds
+from e2e.localcluster.apiserver.schema import crds, validation
 from e2e.localcluster.apiserver.schema.resources import Registry, ResourceType
 
 from . import deletion, fieldselectors, patch, selectors
@@ -132,6 +132,8 @@ class Api:
                duplicates: builtins.list[str] | None = None, dry_run: bool = False) -> WriteResult:
         _check_field_validation(field_validation, "CreateOptions")
         obj = _require_object(body, rt)
+        validation.check_type_meta(rt, obj)
+        validation.check_decodable(rt, obj)
         warnings: builtins.list[str] = []
         obj = self._decode(rt, obj, field_validation, duplicates or [], warnings)
         m = dict(meta(obj))
@@ -191,9 +193,17 @@ class Api:
                dry_run: bool = False) -> WriteResult:
         _check_field_validation(field_validation, "UpdateOptions")
         obj = _require_object(body, rt)
+        validation.check_type_meta(rt, obj)
+        validation.check_decodable(rt, obj)
         body_meta = meta(obj)
-        if body_meta.get("name") not in (None, name):
-            raise errors.bad_request(f"the name of the object ({body_meta.get('name')}) does not match the "
+        if rt.namespaced and body_meta.get("namespace") not in (None, "", namespace):
+            raise errors.bad_request("the namespace of the provided object does not match the namespace sent on "
+                                     "the request")
+        if not body_meta.get("name"):
+            raise errors.bad_request(f"the name of the object ({name} based on URL) was undeterminable: name must "
+                                     "be provided")
+        if body_meta["name"] != name:
+            raise errors.bad_request(f"the name of the object ({body_meta['name']}) does not match the "
                                      f"name on the URL ({name})")
         old = self.get(rt, namespace, name)
         rv = body_meta.get("resourceVersion")
@@ -235,7 +245,7 @@ class Api:
                 else:
                     new.pop("status", None)
             if old_meta.get("deletionTimestamp"):
-                added = [f for f in m.get("finalizers") or [] if f not in (old_meta.get("finalizers") or [])]
+                added = sorted({f for f in m.get("finalizers") or []} - set(old_meta.get("finalizers") or []))
                 if added:
                     raise errors.invalid(rt.group, rt.kind, name, [Cause(
                         "metadata.finalizers", "FieldValueForbidden",
@@ -303,6 +313,10 @@ class Api:
             patched = patch.strategic_merge_patch(current, body, rt.kind)
         if not isinstance(patched, dict):
             raise errors.rejected_patch()
+        if problem := validation.decode_problem(rt, patched):
+            cause = f"Invalid value: {json.dumps(json.dumps(patched, separators=(',', ':')))}: {problem}"
+            raise errors.ApiError(422, "Invalid", f' "" is invalid: patch: {cause}',
+                                  {"causes": [{"reason": "FieldValueInvalid", "message": cause, "field": "patch"}]})
         rv = meta(body).get("resourceVersion") if isinstance(body, dict) else None
         if rv and rv != meta(old)["resourceVersion"]:
             raise errors.conflict(rt.group, rt.plural, name)
@@ -396,10 +410,13 @@ class Api:
             return obj
         if old is None:
             hook = self.hooks.prepare_create.get(rt.group_resource)
+            admitted = hook(self, rt, obj) if hook else obj
         else:
             update_hook = self.hooks.prepare_update.get(rt.group_resource)
-            return update_hook(self, rt, old, obj) if update_hook else obj
-        return hook(self, rt, obj) if hook else obj
+            admitted = update_hook(self, rt, old, obj) if update_hook else obj
+        if causes := validation.validate_kind(rt, admitted, old):
+            raise errors.invalid(rt.group, rt.kind, meta(admitted).get("name", ""), causes)
+        return admitted
 
 
 def _require_object(body: Any, rt: ResourceType) -> Obj:

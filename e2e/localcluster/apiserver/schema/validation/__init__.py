@@ -6,7 +6,7 @@ types and bodies), `kinds` (which kind gets which checks) over `lease`, `service
 Everything here is pure and synchronous, and imports nothing from the HTTP or storage layers.
 """
 
-from e2e.localcluster.apiserver.schema.validation.kinds import check_decodable, validate_kind
+from e2e.localcluster.apiserver.schema.validation.kinds import check_decodable, decode_problem, validate_kind
 from e2e.localcluster.apiserver.schema.validation.patchbody import (
     check_patch_type,
     decode_patch_body,
@@ -19,6 +19,7 @@ __all__ = [
     "check_patch_type",
     "check_type_meta",
     "decode_patch_body",
+    "decode_problem",
     "unsupported_body_type",
     "validate_kind",
 ]

@@ -3,7 +3,8 @@
 Guarantees:
 1. `check_decodable(rt, obj)` raises kube's 400 `<Kind> in version "<v>" cannot be handled as a <Kind>: <Go
    decoding error>` for a value Go's typed decoding rejects (Lease and Event times, Lease integer and string
-   fields, Secret base64 data); other kinds and custom resources pass.
+   fields, Secret base64 data); other kinds and custom resources pass. `decode_problem` is that error alone
+   (a patch quotes it in kube's 422 `patch: Invalid value: "<patched object>": <error>`).
 2. `validate_kind(rt, obj, old)` lists the field problems of kube's per-kind validation for Lease, Service,
    Event, ConfigMap, Secret, Pod (on create only: its update rules live in builtins), EndpointSlice and the four
    RBAC kinds; `old` is the stored object on update, None on create. Namespace names follow objectmeta's
@@ -21,7 +22,7 @@ from e2e.localcluster.apiserver.errors import Cause
 from e2e.localcluster.apiserver.schema.resources import ResourceType
 from e2e.localcluster.apiserver.schema.validation import endpointslice, event, keys, lease, pod, rbac, service
 
-__all__ = ["check_decodable", "validate_kind"]
+__all__ = ["check_decodable", "decode_problem", "validate_kind"]
 
 Obj = Mapping[str, Any]
 _Validate = Callable[[Obj, Obj | None], list[Cause]]
@@ -52,10 +53,14 @@ _VALIDATE: Mapping[tuple[str, str], _Validate] = {
 }
 
 
-def check_decodable(rt: ResourceType, obj: Obj) -> None:
+def decode_problem(rt: ResourceType, obj: Obj) -> str | None:
+    """Go's decoding error for `obj` as a `rt`, or None when it decodes."""
     decode = None if rt.is_custom else _DECODE.get(rt.group_resource)
-    problem = decode(obj) if decode is not None else None
-    if problem:
+    return decode(obj) if decode is not None else None
+
+
+def check_decodable(rt: ResourceType, obj: Obj) -> None:
+    if problem := decode_problem(rt, obj):
         raise errors.bad_request(f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: {problem}')
 
 
