@@ -1,12 +1,15 @@
 """One command, the whole journey on one machine with real Ray: `make demo` (`python -m e2e.demo`, as root).
 
-It starts the local cluster (`python -m e2e.localcluster up`: API server, controllers, node agent, service
-proxy) and the operator (`rayservice run`), each as its own process; installs the CRDs; applies the alpha
-sample with a local working_dir (`manifests/samples/ray.io_v1alpha1_rayservice_local.yaml`, Ray 2.60 in each
-pod's own network and PID namespace); waits until the RayService is Running; shows `kubectl get
-rayservice,raycluster,pods,services`; sends `["MANGO", 2]` to the serve Service and prints the answer (6); then
-prints the kubeconfig and the serve address to play with and stays up until Ctrl-C, which stops everything it
-started (by process group) and removes the pods' namespaces.
+It starts the local cluster (`python -m e2e.localcluster up`: API server with TLS and RBAC, controllers, node
+agent, service proxy) as its own process, then deploys the operator as the seed guide does (`kubectl apply -k
+manifests/default`: the Deployment `ray-system/ray-operator` runs in a pod with its ServiceAccount) and shows
+`kubectl get deployments,pods -n ray-system`; applies the alpha sample with a local working_dir
+(`manifests/samples/ray.io_v1alpha1_rayservice_local.yaml`, Ray 2.60 in each pod's own network and PID
+namespace); waits until the RayService is Running; shows `kubectl get rayservice,raycluster,pods,services`;
+sends `["MANGO", 2]` to the serve Service and prints the answer (6); then prints the kubeconfig and the serve
+address to play with and stays up until Ctrl-C, which stops everything it started (by process group) and
+removes the pods' namespaces. `--operator=host` runs the operator as a local process (`rayservice run` with the
+admin's kubeconfig) instead, for developing it.
 
 Without root it says so in one line. `--simulated` runs the simulated demo instead (`make demo-sim`: simulated
 pods, a fake Ray dashboard, no root needed; see `e2e/demo_simulated.py`).
@@ -22,7 +25,18 @@ import sys
 import time
 from pathlib import Path
 
-from e2e.localstack import BIN, ROOT, LocalStack, StackConfig, StackError, problem, wait_for
+from e2e.localstack import (
+    BIN,
+    OPERATOR_DEPLOYMENT,
+    OPERATOR_MODES,
+    OPERATOR_NAMESPACE,
+    ROOT,
+    LocalStack,
+    StackConfig,
+    StackError,
+    problem,
+    wait_for,
+)
 
 SAMPLE = ROOT / "manifests" / "samples" / "ray.io_v1alpha1_rayservice_local.yaml"
 NAME = "rayservice-sample"
@@ -43,11 +57,19 @@ def _real(args: argparse.Namespace) -> int:
     logs = Path(os.environ.get("TMPDIR", "/tmp")) / "rayservice-demo"
     kubeconfig = Path(args.kubeconfig)
     stack = LocalStack(StackConfig(workdir=logs, prefix=args.prefix, pod_cidr=args.pod_cidr,
-                                   service_cidr=args.service_cidr, port=args.port, kubeconfig=kubeconfig))
+                                   service_cidr=args.service_cidr, port=args.port, kubeconfig=kubeconfig,
+                                   operator=args.operator))
     kubectl = f"{BIN / 'kubectl'} --kubeconfig {kubeconfig}"
+    operator_logs = (f"the operator: {kubectl} logs -n {OPERATOR_NAMESPACE} deploy/{OPERATOR_DEPLOYMENT}"
+                     if args.operator == "cluster" else f"the operator: {logs}/operator.log")
     t0 = time.monotonic()
     try:
         stack.start(on_step=lambda step: _say(f"demo: {step}"))
+        if args.operator == "cluster":
+            _say(f"\n$ kubectl get deployments -n {OPERATOR_NAMESPACE}\n"
+                 + stack.kubectl("get", "deployments", "-n", OPERATOR_NAMESPACE).rstrip()
+                 + f"\n\n$ kubectl get pods -n {OPERATOR_NAMESPACE}\n"
+                 + stack.kubectl("get", "pods", "-n", OPERATOR_NAMESPACE).rstrip() + "\n")
         _say(f"demo: applying {SAMPLE.relative_to(ROOT)}")
         _say(stack.kubectl("apply", "-f", str(SAMPLE)).rstrip())
         _say("demo: waiting until the RayService is Running (Ray starts in the pods, then Serve deploys)")
@@ -63,7 +85,7 @@ def _real(args: argparse.Namespace) -> int:
              f"  curl -X POST -H 'Content-Type: application/json' {ip}:8000 -d '[\"PEAR\", 3]'"
              f"     # serve address {ip}:8000 ({NAME}-serve-svc)\n"
              f"  edit the price in {SAMPLE.relative_to(ROOT)} and `kubectl apply -f` it (in-place update)\n"
-             f"Logs: {logs}/ (localcluster.log, operator.log; kubectl logs for the pods)")
+             f"Logs: {logs}/localcluster.log; {operator_logs}; kubectl logs for the pods")
         if not args.exit_when_ready:
             _say("Ctrl-C stops everything.")
             # blocked only now, after the children started: a blocked mask would be inherited by them
@@ -88,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kubeconfig", default="/tmp/localcluster.kubeconfig", help="where to write the kubeconfig")
     parser.add_argument("--exit-when-ready", action="store_true", help="stop everything once the sample serves")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the sample (real Ray)")
+    parser.add_argument("--operator", choices=OPERATOR_MODES, default="cluster",
+                        help="cluster (default): the Deployment of manifests/default, as the seed guide installs "
+                             "it; host: `rayservice run` as a local process, for developing the operator (real Ray)")
     parser.add_argument("--prefix", default="lcn", help="the local node's prefix (real Ray; default lcn)")
     parser.add_argument("--pod-cidr", default="10.244.0.0/16", help="pod addresses (real Ray)")
     parser.add_argument("--service-cidr", default="10.96.0.0/16", help="ClusterIP range (real Ray)")
