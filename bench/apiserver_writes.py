@@ -3,9 +3,11 @@
 Starts `python -m e2e.localcluster apiserver` in its own process, attaches W watchers on ConfigMaps, then
 creates N ConfigMaps and merge-patches each once with C concurrent clients, and prints:
 creates/s, patches/s, and watch events delivered per second summed over the watchers.
-It does so once per mode, in the same run: `plain` (HTTP, no authentication) and `tls` (HTTPS, every request
-authenticated with the admin's client certificate from the kubeconfig), then the ratio tls/plain.
-Usage: python -m bench.apiserver_writes [--n 5000] [--watchers 10] [--concurrency 32] [--modes plain,tls]
+It does so once per mode, in the same run: `plain` (HTTP, no authentication), `tls` (HTTPS, every request
+authenticated with the admin's client certificate from the kubeconfig) and `rbac` (HTTPS with RBAC, every write and
+watch made by a non-admin ServiceAccount with a bearer token, bound to a Role that allows only ConfigMaps), then
+the ratios to plain.
+Usage: python -m bench.apiserver_writes [--n 5000] [--watchers 10] [--concurrency 32] [--modes plain,tls,rbac]
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ import aiohttp
 
 from e2e.localcluster.node import load_kubeconfig, ssl_context
 
-MODES = ("plain", "tls")
+MODES = ("plain", "tls", "rbac")
+RBAC_API = "/apis/rbac.authorization.k8s.io/v1/namespaces"
 
 
 def _free_port() -> int:
@@ -61,6 +64,29 @@ async def _watch(session: aiohttp.ClientSession, url: str, expected: int, counts
                 return
 
 
+async def _service_account_token(base: str, admin_tls: ssl.SSLContext | bool, ns: str) -> str:
+    """As the admin: namespace `ns`, ServiceAccount `bench-writer` bound to a Role on ConfigMaps only; its token."""
+    role = {"metadata": {"name": "configmap-writer"},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "patch", "list", "watch"]}]}
+    binding = {"metadata": {"name": "bench-writer"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "configmap-writer"},
+               "subjects": [{"kind": "ServiceAccount", "name": "bench-writer", "namespace": ns}]}
+    steps = [("/api/v1/namespaces", {"metadata": {"name": ns}}),
+             (f"/api/v1/namespaces/{ns}/serviceaccounts", {"metadata": {"name": "bench-writer"}}),
+             (f"{RBAC_API}/{ns}/roles", role), (f"{RBAC_API}/{ns}/rolebindings", binding),
+             (f"/api/v1/namespaces/{ns}/serviceaccounts/bench-writer/token",
+              {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}})]
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=admin_tls)) as admin:
+        for path, body in steps:
+            async with admin.post(base + path, json=body) as r:
+                assert r.status == 201, await r.text()
+                answer = await r.json()
+        async with admin.get(f"{base}/api/v1/namespaces/{ns}/secrets",
+                             headers={"Impersonate-User": f"system:serviceaccount:{ns}:bench-writer"}) as r:
+            assert r.status == 403, f"the bench ServiceAccount must not be an admin: {r.status}"
+    return str(answer["status"]["token"])
+
+
 async def _run(n: int, watchers: int, concurrency: int, mode: str = "plain") -> dict[str, float]:
     if mode not in MODES:
         raise SystemExit(f"unknown mode {mode!r}; modes: {', '.join(MODES)}")
@@ -80,11 +106,17 @@ async def _run(n: int, watchers: int, concurrency: int, mode: str = "plain") -> 
             config = load_kubeconfig(kc)
             tls, base = ssl_context(config), config.server
         ns = "bench"
+        headers: dict[str, str] = {}
+        if mode == "rbac":
+            token = await _service_account_token(base, tls, ns)
+            tls = ssl.create_default_context(cadata=load_kubeconfig(kc).ca_data)  # the CA, no client certificate
+            headers = {"Authorization": f"Bearer {token}"}
         conn = aiohttp.TCPConnector(limit=concurrency + watchers + 4, ssl=tls)
-        async with aiohttp.ClientSession(connector=conn) as session:
-            async with session.post(base + "/api/v1/namespaces",
-                                    json={"metadata": {"name": ns}}) as r:
-                assert r.status == 201, await r.text()
+        async with aiohttp.ClientSession(connector=conn, headers=headers) as session:
+            if mode != "rbac":
+                async with session.post(base + "/api/v1/namespaces",
+                                        json={"metadata": {"name": ns}}) as r:
+                    assert r.status == 201, await r.text()
             coll = f"{base}/api/v1/namespaces/{ns}/configmaps"
             counts = [0] * watchers
             all_seen = asyncio.Event()
