@@ -51,7 +51,7 @@ class ApiError(Exception):
 @dataclass(frozen=True)
 class KubeConfig:
     server: str
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
     ca_file: str | None = None
     ca_data: str | None = None
     cert_file: str | None = None

@@ -112,7 +112,7 @@ class TestVerify:
 
     def test_a_tampered_or_foreign_token_is_refused(self) -> None:
         token = ISSUER.sign(claims())
-        head, body, sig = token.split(".")
+        head, _body, sig = token.split(".")
         forged = base64.urlsafe_b64encode(json.dumps({**payload(token), "sub": "x"}).encode()).rstrip(b"=")
         with pytest.raises(tokens.InvalidToken, match="invalid signature"):
             ISSUER.verify(f"{head}.{forged.decode()}.{sig}", now=NOW)
