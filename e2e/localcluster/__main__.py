@@ -8,7 +8,8 @@ Both serve HTTPS with authentication: the CA, serving and admin certificates and
 are made at first start under `--state-dir` (default: `<kubeconfig>.state/`, next to the kubeconfig) and reused
 on later starts; the kubeconfig carries the CA and the admin's client certificate. `--plain-http` serves plain
 HTTP where a request without a credential is the admin (tests and benchmarks). `up` adds the node's bridge
-address (first address of the pod CIDR) to the serving certificate's names, so pods can verify it.
+address (first address of the pod CIDR) to the serving certificate's names, so pods can verify it, and the API
+server listens there too: it is the endpoint of the `kubernetes` Service that pods use (docs/local-cluster.md).
 - `node --kubeconfig EXISTING [--pod-cidr C] [--service-cidr C]`: only the node agent and the service proxy,
   against an existing API server (root).
 """
@@ -81,7 +82,7 @@ def _node_config(args: argparse.Namespace) -> NodeConfig:
 
 async def _run_node(args: argparse.Namespace, *, with_apiserver: bool) -> int:
     from .apiserver import LocalApiServer
-    from .node import LocalNode, NetworkError, load_kubeconfig, missing_requirements
+    from .node import LocalNode, NetworkError, load_kubeconfig, missing_requirements, node_gateway
 
     command = f"{args.command} --kubeconfig {args.kubeconfig}"
     if (problem := missing_requirements(command)) is not None:
@@ -93,7 +94,8 @@ async def _run_node(args: argparse.Namespace, *, with_apiserver: bool) -> int:
 
         server = LocalApiServer(host="127.0.0.1", port=args.port, service_cidr=args.service_cidr,
                                 tls=not args.plain_http, state_dir=_state_dir(args),
-                                extra_sans=[_first_address(args.pod_cidr), *args.extra_san])
+                                extra_sans=[_first_address(args.pod_cidr), *args.extra_san],
+                                advertise_address=node_gateway(args.pod_cidr))
         try:
             await server.start()
         except PkiError as exc:

@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 
 from e2e.localcluster.apiserver import LocalApiServer
-from e2e.localcluster.node import LocalNode, NodeConfig, PrefixLock, load_kubeconfig, missing_requirements
+from e2e.localcluster.apiserver.auth.setup import enable_rbac
+from e2e.localcluster.node import LocalNode, NodeConfig, PrefixLock, load_kubeconfig, missing_requirements, node_gateway
 
 PREFIX = "lct"
 POD_CIDR = "10.250.0.0/16"
 SERVICE_CIDR = "10.251.0.0/16"
 STATE_ROOT = Path("/var/lib/localcluster")
+GATEWAY = node_gateway(POD_CIDR)  # the node bridge's address, where pods reach the API server
 
 _problem = missing_requirements("up --kubeconfig PATH")
 requires_root = pytest.mark.skipif(
@@ -105,7 +107,24 @@ async def assert_nothing_left(prefix: str = PREFIX, cidrs: tuple[str, str] = (PO
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
-    server = LocalApiServer(port=0, service_cidr=SERVICE_CIDR, bookmark_interval_s=0.5)
+    """Plain HTTP without authorization; pods find the API server through the `kubernetes` Service."""
+    server = LocalApiServer(port=0, service_cidr=SERVICE_CIDR, bookmark_interval_s=0.5,
+                            advertise_address=GATEWAY)
+    async for c in _run_node(server, tmp_path):
+        yield c
+
+
+@pytest.fixture
+async def incluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    """As `up` runs it: HTTPS with its own CA, authentication and RBAC, the node's bridge address advertised."""
+    server = LocalApiServer(port=0, service_cidr=SERVICE_CIDR, bookmark_interval_s=0.5, tls=True,
+                            state_dir=tmp_path / "state", extra_sans=[GATEWAY], advertise_address=GATEWAY)
+    enable_rbac(server)
+    async for c in _run_node(server, tmp_path):
+        yield c
+
+
+async def _run_node(server: LocalApiServer, tmp_path: Path) -> AsyncIterator[Cluster]:
     await server.start()
     node = LocalNode(load_kubeconfig(server.write_kubeconfig(tmp_path / "kubeconfig")),
                      NodeConfig(node_name="test-node", prefix=PREFIX, pod_cidr=POD_CIDR, service_cidr=SERVICE_CIDR,
