@@ -259,3 +259,20 @@ async def test_token_review_reports_the_user_or_the_reason(kubectl: Kubectl) -> 
 async def test_plain_http_mode_still_needs_no_credential(apiserver: LocalApiServer) -> None:
     async with aiohttp.ClientSession() as session, session.get(apiserver.url + "/api/v1/namespaces") as resp:
         assert resp.status == 200
+
+
+async def test_kube_root_ca_configmap_carries_the_clusters_ca(tls_server: LocalApiServer, kubectl: Kubectl) -> None:
+    async def published() -> bool:
+        return tls_server.store.get(("", "configmaps"), "default", "kube-root-ca.crt") is not None
+
+    await eventually(tls_server, published)
+    cm = await kubectl.get_json("configmap", "kube-root-ca.crt")
+    assert tls_server.pki is not None
+    assert cm["data"]["ca.crt"] == tls_server.pki.ca_cert_pem.decode()
+
+
+async def test_the_test_hooks_need_the_admin(tls_server: LocalApiServer, kubectl: Kubectl) -> None:
+    token = await create_token(kubectl, "default")
+    status, body = await call(tls_server, "GET", "/_localcluster/stats", token=token)
+    assert status == 403 and body["reason"] == "Forbidden"
+    assert await call(tls_server, "GET", "/_localcluster/stats") == (401, UNAUTHORIZED)
