@@ -1,12 +1,18 @@
 """RBAC enforced by the embedded API server, seen through kubectl 1.37: `auth can-i` (with `--as` and `--list`),
-kube's 403 messages, escalation refused, and the repo's own operator RBAC."""
+kube's 403 messages, escalation refused, the repo's own operator RBAC, and, over HTTPS with ServiceAccount tokens,
+what a non-admin may and may not do (impersonation included)."""
 
 from __future__ import annotations
 
+import base64
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
+import yaml
 
 from e2e.localcluster.apiserver import LocalApiServer
 from e2e.localcluster.apiserver.auth.setup import enable_rbac
@@ -114,3 +120,96 @@ async def test_escalation_is_refused_unless_the_user_holds_the_rules(installed: 
                         "--as=alice")
     _, out, _ = await installed.run("auth", "can-i", "create", "secrets", "-n", "team", "--as=bob")
     assert out.strip() == "yes"
+
+
+@pytest.fixture
+async def tls_admin(kubectl_bin: str, tmp_path: Path) -> AsyncIterator[tuple[Kubectl, Path]]:
+    """An HTTPS server with RBAC on by default, and kubectl as its admin (client certificate)."""
+    server = LocalApiServer(port=0, tls=True, state_dir=tmp_path / "state", bookmark_interval_s=0.5)
+    await server.start()
+    try:
+        config = server.write_kubeconfig(tmp_path / "admin.kubeconfig")
+        yield Kubectl(kubectl_bin, config, tmp_path / "cache"), config
+    finally:
+        await server.stop()
+
+
+async def as_service_account(admin: tuple[Kubectl, Path], kubectl_bin: str, tmp_path: Path,
+                             name: str) -> tuple[Kubectl, str]:
+    """kubectl with only a bearer token of ServiceAccount `name` in default, and that token."""
+    kubectl, config = admin
+    await kubectl.run("create", "serviceaccount", name)
+    _, token, _ = await kubectl.run("create", "token", name, "--duration", "1h")
+    cfg = yaml.safe_load(config.read_text())
+    cfg["users"][0]["user"] = {"token": token.strip()}
+    target = tmp_path / f"{name}.kubeconfig"
+    target.write_text(yaml.safe_dump(cfg))
+    return Kubectl(kubectl_bin, target, tmp_path / f"cache-{name}"), token.strip()
+
+
+async def test_service_account_lists_pods_once_bound_to_a_role(tls_admin: tuple[Kubectl, Path], kubectl_bin: str,
+                                                               tmp_path: Path) -> None:
+    admin, _ = tls_admin
+    reader, _ = await as_service_account(tls_admin, kubectl_bin, tmp_path, "reader")
+    code, _, err = await reader.run("get", "pods", ok=False)
+    assert code == 1
+    assert ('pods is forbidden: User "system:serviceaccount:default:reader" cannot list resource "pods" in API '
+            'group "" in the namespace "default"') in err
+    await admin.run("create", "role", "pod-reader", "--verb=get,list,watch", "--resource=pods")
+    await admin.run("create", "rolebinding", "reader", "--role=pod-reader", "--serviceaccount=default:reader")
+    _, out, err = await reader.run("get", "pods")
+    assert "No resources found in default namespace." in out + err
+    code, _, err = await reader.run("get", "pods", "-n", "kube-system", ok=False)
+    assert code == 1 and 'in the namespace "kube-system"' in err
+    _, out, _ = await reader.run("auth", "can-i", "--list")
+    assert "pods " in out and "[get list watch]" in out
+
+
+async def test_impersonation_is_refused_to_a_non_admin(tls_admin: tuple[Kubectl, Path], kubectl_bin: str,
+                                                       tmp_path: Path) -> None:
+    admin, config = tls_admin
+    user, token = await as_service_account(tls_admin, kubectl_bin, tmp_path, "plain")
+    code, _, err = await user.run("get", "pods", "--as=bob", ok=False)
+    assert code == 1 and "Error from server (Forbidden)" in err
+    cfg = yaml.safe_load(config.read_text())
+    server = cfg["clusters"][0]["cluster"]["server"]
+    ca = base64.b64decode(cfg["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
+
+    async def get_pods(**impersonate: str) -> tuple[int, dict[str, Any]]:
+        headers = {"Authorization": f"Bearer {token}", **impersonate}
+        connector = aiohttp.TCPConnector(ssl=ssl.create_default_context(cadata=ca))
+        async with aiohttp.ClientSession(connector=connector) as session, \
+                session.get(f"{server}/api/v1/namespaces/default/pods", headers=headers) as resp:
+            return resp.status, await resp.json()
+
+    status, body = await get_pods(**{"Impersonate-User": "bob"})
+    assert status == 403
+    assert body == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": 'users "bob" is forbidden: User "system:serviceaccount:default:plain" cannot '
+                               'impersonate resource "users" in API group "" at the cluster scope',
+                    "reason": "Forbidden", "details": {"name": "bob", "kind": "users"}, "code": 403}
+    status, body = await get_pods(**{"Impersonate-User": "system:serviceaccount:kube-system:default"})
+    assert status == 403 and body["message"].endswith(
+        'cannot impersonate resource "serviceaccounts" in API group "" in the namespace "kube-system"')
+    status, body = await get_pods(**{"Impersonate-Group": "system:masters"})
+    assert status == 400 and "without impersonating a user" in body["message"]
+    await admin.run("create", "clusterrole", "impersonator", "--verb=impersonate", "--resource=users",
+                    "--resource-name=bob")
+    await admin.run("create", "clusterrolebinding", "plain-impersonates", "--clusterrole=impersonator",
+                    "--serviceaccount=default:plain")
+    status, body = await get_pods(**{"Impersonate-User": "bob"})
+    assert status == 403  # allowed to act as bob now, and bob may not list pods
+    assert body["message"] == ('pods is forbidden: User "bob" cannot list resource "pods" in API group "" in the '
+                               'namespace "default"')
+    status, body = await get_pods(**{"Impersonate-User": "bob", "Impersonate-Group": "system:masters"})
+    assert status == 403 and 'cannot impersonate resource "groups"' in body["message"]
+
+
+async def test_admin_certificate_is_never_refused(tls_admin: tuple[Kubectl, Path]) -> None:
+    admin, _ = tls_admin
+    _, out, _ = await admin.run("auth", "can-i", "*", "*")
+    assert out.strip() == "yes"
+    _, out, _ = await admin.run("get", "clusterroles")
+    for name in ("cluster-admin", "admin", "edit", "view", "system:discovery", "system:basic-user",
+                 "system:public-info-viewer"):
+        assert name in out
