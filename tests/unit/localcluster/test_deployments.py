@@ -192,6 +192,9 @@ async def test_a_deleted_pod_is_replaced() -> None:
         await cluster.wait_for(lambda: len(cluster.pods()) == 2
                                and victim not in {p["metadata"]["name"] for p in cluster.pods()}
                                and rolled_out(cluster))
+        created = [e["message"] for e in cluster.api.store.list(("", "events"), NS)
+                   if e["reason"] == "SuccessfulCreate" and e["source"]["component"] == "replicaset-controller"]
+        assert len(created) == 3 and all(m.startswith("Created pod: web-") for m in created)
 
 
 async def test_the_scale_subresource_reads_and_sets_replicas() -> None:

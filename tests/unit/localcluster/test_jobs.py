@@ -106,6 +106,8 @@ async def test_a_job_with_three_completions_runs_two_pods_at_a_time_and_complete
         assert complete["reason"] == "CompletionsReached"
         assert complete["message"] == "Reached expected number of succeeded pods"
         assert final["completionTime"] >= final["startTime"]
+        assert ("Normal", "Completed", "Job completed") in [
+            (e["type"], e["reason"], e["message"]) for e in cluster.api.store.list(("", "events"), NS)]
         finished = cluster.pods(active_only=False)
         assert len(finished) == 3
         assert all(TRACKING_FINALIZER not in (p["metadata"].get("finalizers") or []) for p in finished)
@@ -130,6 +132,10 @@ async def test_a_job_fails_once_failures_exceed_the_backoff_limit() -> None:
         assert (failed["reason"], failed["message"]) == ("BackoffLimitExceeded",
                                                          "Job has reached the specified backoff limit")
         assert "completionTime" not in final
+        events = [(e["type"], e["reason"], e["message"]) for e in cluster.api.store.list(("", "events"), NS)
+                  if e["involvedObject"]["name"] == "work"]
+        assert ("Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit") in events
+        assert sum(1 for e in events if e[1] == "SuccessfulCreate") == 2
 
 
 async def test_a_job_past_its_active_deadline_fails_and_its_pods_are_deleted() -> None:

@@ -1,5 +1,6 @@
 """The embedded cluster's controllers, as kube-controller-manager runs them: garbage collector, namespaces,
-CRD cleanup and EndpointSlices. `Controllers` runs them together (see `runner.py`).
+CRD cleanup, EndpointSlices and the workload controllers (ReplicaSets, Deployments, Jobs). `Controllers` runs
+them together (see `runner.py`).
 
 They reach the cluster only through the storage layer (`storage.rest.Api` and its store), never over HTTP.
 """

@@ -42,16 +42,15 @@ from e2e.localcluster.apiserver.storage.store import Event, GroupResource, Obj
 
 from . import deploymentstatus as ds
 from . import rollout as ro
-from .events import record_event
 from .replicasets import REPLICASETS, selector_matches
 from .workload import PODS, Key, WorkloadController, controller_of, owner_reference, served
 
 DEPLOYMENTS: GroupResource = ("apps", "deployments")
-COMPONENT = "deployment-controller"
 
 
 class DeploymentController(WorkloadController):
     name = "deployments"
+    component = "deployment-controller"
 
     def initial_keys(self) -> Iterable[Key]:
         return [(meta(d).get("namespace") or "", meta(d)["name"]) for d in self.api.store.list(DEPLOYMENTS)]
@@ -389,8 +388,7 @@ class DeploymentController(WorkloadController):
                                {**current, "status": status}, subresource="status").obj
 
     def _event(self, d: Obj, reason: str, message: str) -> None:
-        record_event(self.api, d, reason=reason, message=message, component=COMPONENT, rng=self.rng,
-                     now=self.now_text())
+        self.event(d, reason, message)
 
 
 

@@ -22,6 +22,8 @@ Guarantees (kube v1.36 pkg/controller/job and pkg/controller/ttlafterfinished):
    Suspended (JobSuspended); resuming resets startTime.
 6. `ttlSecondsAfterFinished`: the Job is deleted (Foreground propagation) that long after it finished.
 7. Pods of a Job that is gone or being deleted lose the tracking finalizer, so they never stay stuck.
+8. Events from job-controller: SuccessfulCreate / SuccessfulDelete per pod, Completed `Job completed`, and a
+   Warning with the failure's reason and message when the Job fails.
 
 Not guaranteed: Indexed completion mode, podFailurePolicy, successPolicy, backoffLimitPerIndex, managedBy.
 
@@ -140,6 +142,7 @@ class _Backoff:
 
 class JobController(WorkloadController):
     name = "jobs"
+    component = "job-controller"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -232,12 +235,12 @@ class JobController(WorkloadController):
         terminating = [p for p in pods if meta(p).get("deletionTimestamp")
                        and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
         if job_condition(status, "Complete") or job_condition(status, "Failed"):
-            self._delete_pods(active)
+            self._delete_pods(job, active)
             self._expire(job, status, now)
             return
         spec = job.get("spec") or {}
         if spec.get("suspend"):
-            self._delete_pods(active)
+            self._delete_pods(job, active)
             status = with_condition(status, "Suspended", "JobSuspended", "Job suspended", now_text)
             status.pop("startTime", None)
             self._write_status(job, self._counts(status, [], terminating))
@@ -261,12 +264,15 @@ class JobController(WorkloadController):
                 status = with_condition(status, "SuccessCriteriaMet", "CompletionsReached", COMPLETIONS, now_text)
             target = job_condition(status, "FailureTarget") or job_condition(status, "SuccessCriteriaMet")
         if target is not None:
-            self._delete_pods(active)
+            self._delete_pods(job, active)
             if not active and not terminating:
                 final = "Failed" if target["type"] == "FailureTarget" else "Complete"
                 status = with_condition(status, final, target["reason"], target["message"], now_text)
                 if final == "Complete":
                     status["completionTime"] = now_text
+                    self.event(job, "Completed", "Job completed")
+                else:
+                    self.event(job, target["reason"], target["message"], "Warning")
             self._write_status(job, self._counts(status, [], [*terminating, *active]))
             return
         want = wanted_active(job, succeeded, len(active))
@@ -277,10 +283,12 @@ class JobController(WorkloadController):
             else:
                 pods_rt = served(self.api, "", "pods")
                 for _ in range(want - len(active)):
-                    active.append(self.api.create(pods_rt, meta(job)["namespace"], pod_for(job)).obj)
+                    created = self.api.create(pods_rt, meta(job)["namespace"], pod_for(job)).obj
+                    active.append(created)
+                    self.event(job, "SuccessfulCreate", f"Created pod: {meta(created)['name']}")
         elif len(active) > want:
             extra = deletion_order(active)[:len(active) - want]
-            self._delete_pods(extra)
+            self._delete_pods(job, extra)
             active = [p for p in active if p not in extra]
         deadline = spec.get("activeDeadlineSeconds")
         if isinstance(deadline, int) and start is not None:
@@ -316,12 +324,13 @@ class JobController(WorkloadController):
 
     # ---- writes -------------------------------------------------------------------------------------------
 
-    def _delete_pods(self, pods: list[Obj]) -> None:
+    def _delete_pods(self, job: Obj, pods: list[Obj]) -> None:
         pods_rt = served(self.api, "", "pods")
         for pod in pods:
             if not meta(pod).get("deletionTimestamp"):
                 self.api.delete(pods_rt, meta(pod)["namespace"], meta(pod)["name"],
                                 {"preconditions": {"uid": meta(pod)["uid"]}})
+                self.event(job, "SuccessfulDelete", f"Deleted pod: {meta(pod)['name']}")
 
     def _strip_finalizer(self, pod: Obj) -> None:
         current = self.api.store.get(PODS, meta(pod)["namespace"], meta(pod)["name"])

@@ -15,6 +15,8 @@ Guarantees (kube v1.36 pkg/controller/replicaset):
    `observedGeneration`; written only when it changes. A pod that will become available later makes the
    controller look again at that moment (no polling).
 5. A ReplicaSet being deleted creates nothing (the garbage collector takes its pods).
+6. Every pod created or deleted is recorded as an Event on the ReplicaSet (SuccessfulCreate `Created pod: x`,
+   SuccessfulDelete `Deleted pod: x`, from replicaset-controller).
 
 Not guaranteed: kube's slow-start batches and burst limit (every missing pod is created in one pass); the
 ReplicaFailure condition; rank by co-located pods.
@@ -126,6 +128,7 @@ def desired_replicas(rs: Mapping[str, Any]) -> int:
 
 class ReplicaSetController(WorkloadController):
     name = "replicasets"
+    component = "replicaset-controller"
 
     def initial_keys(self) -> Iterable[Key]:
         return [(meta(rs).get("namespace") or "", meta(rs)["name"]) for rs in self.api.store.list(REPLICASETS)]
@@ -184,9 +187,11 @@ class ReplicaSetController(WorkloadController):
                 for _ in range(-diff):
                     created = self.api.create(pods_rt, ns, pod_from_template(rs)).obj
                     owned.append(created)
+                    self.event(rs, "SuccessfulCreate", f"Created pod: {meta(created)['name']}")
             elif diff > 0:
                 for pod in deletion_order(owned)[:diff]:
                     self.api.delete(pods_rt, ns, meta(pod)["name"], {"preconditions": {"uid": meta(pod)["uid"]}})
+                    self.event(rs, "SuccessfulDelete", f"Deleted pod: {meta(pod)['name']}")
                     owned.remove(pod)
                     terminating += 1
         now = self.now()

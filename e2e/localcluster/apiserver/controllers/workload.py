@@ -10,7 +10,8 @@ Guarantees:
    least `min_ready_s` seconds (its lastTransitionTime).
 4. `controller_of(obj)` is the ownerReference with `controller: true`, or None; `owner_reference(owner)`
    builds one with `blockOwnerDeletion: true`, as kube-controller-manager writes them.
-5. `random_suffix(rng)` is five characters of kube's SafeEncodeString alphabet (no vowels, no 0/1/3).
+5. `event(obj, reason, message)` records a core/v1 Event from the controller's component (events.py).
+6. `random_suffix(rng)` is five characters of kube's SafeEncodeString alphabet (no vowels, no 0/1/3).
 
 Caller must: run `run()` as a task on the loop that owns the store, and cancel it to stop.
 """
@@ -28,6 +29,8 @@ from e2e.localcluster.apiserver.schema.resources import ResourceType
 from e2e.localcluster.apiserver.storage.objects import meta, parse_rfc3339, rfc3339
 from e2e.localcluster.apiserver.storage.rest import Api
 from e2e.localcluster.apiserver.storage.store import Event, GroupResource, Obj, Subscription
+
+from .events import record_event
 
 PODS: GroupResource = ("", "pods")
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -130,6 +133,7 @@ class WorkloadController:
     """A level-triggered controller over the store: subclasses say which keys an event touches and sync one."""
 
     name = "workload"
+    component = "workload-controller"  # the event source kube's controller of the same kind reports
 
     def __init__(self, api: Api, *, clock: Clock | None = None, rng: random.Random | None = None) -> None:
         self.api = api
@@ -155,6 +159,10 @@ class WorkloadController:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def event(self, obj: Obj, reason: str, message: str, event_type: str = "Normal") -> None:
+        record_event(self.api, obj, reason=reason, message=message, component=self.component, rng=self.rng,
+                     now=self.now_text(), event_type=event_type)
 
     def now_text(self) -> str:
         return rfc3339(self.clock.now())
