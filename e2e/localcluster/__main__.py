@@ -7,9 +7,9 @@
 Both serve HTTPS with authentication: the CA, serving and admin certificates and the ServiceAccount signing key
 are made at first start under `--state-dir` (default: `<kubeconfig>.state/`, next to the kubeconfig) and reused
 on later starts; the kubeconfig carries the CA and the admin's client certificate. `--plain-http` serves plain
-HTTP where a request without a credential is the admin (tests and benchmarks). `up` adds the node's bridge
-address (first address of the pod CIDR) to the serving certificate's names, so pods can verify it, and the API
-server listens there too: it is the endpoint of the `kubernetes` Service that pods use (docs/local-cluster.md).
+HTTP where a request without a credential is the admin (tests and benchmarks). In `up` mode the API server also
+listens on the node bridge's address, and its serving certificate names every address it listens on, so pods
+verify it there: it is the endpoint of the `kubernetes` Service that pods use (docs/local-cluster.md).
 - `node --kubeconfig EXISTING [--pod-cidr C] [--service-cidr C]`: only the node agent and the service proxy,
   against an existing API server (root).
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ipaddress
 import signal
 import sys
 from pathlib import Path
@@ -42,13 +41,6 @@ def _state_dir(args: argparse.Namespace) -> Path:
         return Path(args.state_dir)
     kubeconfig = Path(args.kubeconfig)
     return kubeconfig.with_name(kubeconfig.name + ".state")
-
-
-def _first_address(cidr: str) -> str:
-    try:
-        return str(ipaddress.ip_network(cidr, strict=False).network_address + 1)
-    except ValueError as exc:
-        raise SystemExit(f"localcluster: invalid CIDR {cidr!r}: {exc}") from None
 
 
 async def _serve_apiserver(args: argparse.Namespace) -> int:
@@ -94,7 +86,7 @@ async def _run_node(args: argparse.Namespace, *, with_apiserver: bool) -> int:
 
         server = LocalApiServer(host="127.0.0.1", port=args.port, service_cidr=args.service_cidr,
                                 tls=not args.plain_http, state_dir=_state_dir(args),
-                                extra_sans=[_first_address(args.pod_cidr), *args.extra_san],
+                                extra_sans=args.extra_san,
                                 advertise_address=node_gateway(args.pod_cidr))
         try:
             await server.start()

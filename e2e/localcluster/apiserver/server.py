@@ -86,7 +86,8 @@ class LocalApiServer:
         self.port = port
         self.tls = tls
         self.state_dir = Path(state_dir) if state_dir is not None else None
-        self.sans = serving_sans(service_cidr, [*extra_sans, *([host] if host not in ("", "0.0.0.0") else [])])
+        listen = [a for a in (host, advertise_address) if a and a != "0.0.0.0"]
+        self.sans = serving_sans(service_cidr, [*extra_sans, *listen])  # every address it listens on
         self.pki: Pki | None = None
         self._issuer: TokenIssuer | None = None
         self.authorizer: Authorizer = AllowAll()

@@ -276,3 +276,10 @@ async def test_the_test_hooks_need_the_admin(tls_server: LocalApiServer, kubectl
     status, body = await call(tls_server, "GET", "/_localcluster/stats", token=token)
     assert status == 403 and body["reason"] == "Forbidden"
     assert await call(tls_server, "GET", "/_localcluster/stats") == (401, UNAUTHORIZED)
+
+
+def test_the_serving_certificate_names_every_listen_address_and_extra_san(tmp_path: Path) -> None:
+    server = LocalApiServer(tls=True, state_dir=tmp_path, advertise_address="10.244.0.1", extra_sans=["api.local"])
+    assert {"10.244.0.1", "api.local", "127.0.0.1", "10.96.0.1", "kubernetes.default.svc"} <= set(server.sans)
+    with pytest.raises(ValueError, match="state_dir"):
+        LocalApiServer(tls=True)
