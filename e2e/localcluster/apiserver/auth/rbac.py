@@ -10,14 +10,15 @@ Guarantees:
 3. A denial's reason is "" or, when a binding points at a role that does not exist, kube's
    `RBAC: clusterroles.rbac.authorization.k8s.io "x" not found`; an allowance names the binding, as
    `RBAC: allowed by ClusterRoleBinding "b" of ClusterRole "r" to User "u"`.
-4. A ClusterRole with an `aggregationRule` holds the rules of every other ClusterRole its selectors match (kube's
-   aggregation controller writes them into the object; here they are evaluated, whatever its stored rules).
+4. A ClusterRole with an `aggregationRule` holds the rules of every other ClusterRole its selectors match, as
+   kube's aggregation controller writes them into it (`controllers/clusterroleaggregation.py` does the same here;
+   the authorizer does not wait for that write).
 5. `RbacAuthorizer` answers from a snapshot indexed by subject; any write to the four RBAC resources makes the
    next answer use a fresh snapshot (store subscriptions checked synchronously, so a binding created by one
    request applies to the very next one). Cost per request: the user's grants are resolved once per (user,
    groups, namespace) and snapshot, then only the rules of its own bindings are matched.
 
-Not guaranteed: the authorizer never writes; it does not fill in aggregated rules in the stored objects.
+Not guaranteed: the authorizer never writes.
 """
 
 from __future__ import annotations
@@ -232,34 +233,36 @@ def _candidates(index: dict[tuple[str, str], list[int]], user: UserInfo) -> list
 
 
 def cluster_role_rules(cluster_roles: Sequence[Obj]) -> dict[str, tuple[PolicyRule, ...]]:
-    """Each ClusterRole's effective rules: its own, or for an aggregated one the union of those it selects."""
-    own = {(c.get("metadata") or {}).get("name", ""): rules_from(c) for c in cluster_roles}
+    """Each ClusterRole's effective rules: its own, or for an aggregated one what kube's aggregation controller
+    writes: for each selector in order, the rules of the other ClusterRoles it matches (by name), without
+    repeats."""
+    ordered = sorted(cluster_roles, key=lambda c: str((c.get("metadata") or {}).get("name", "")))
+    own = {(c.get("metadata") or {}).get("name", ""): rules_from(c) for c in ordered}
     out = dict(own)
-    for c in cluster_roles:
+    for c in ordered:
         selectors = (c.get("aggregationRule") or {}).get("clusterRoleSelectors")
         if not isinstance(selectors, list):
             continue
         name = (c.get("metadata") or {}).get("name", "")
         merged: list[PolicyRule] = []
-        for other in cluster_roles:
-            other_name = (other.get("metadata") or {}).get("name", "")
-            labels = (other.get("metadata") or {}).get("labels") or {}
-            if other_name == name or not any(selector_matches(s, labels) for s in selectors):
-                continue
-            merged.extend(r for r in own[other_name] if r not in merged)
-        out[name] = tuple(merged) if merged else own[name]
+        for selector in selectors:
+            for other in ordered:
+                other_name = (other.get("metadata") or {}).get("name", "")
+                labels = (other.get("metadata") or {}).get("labels") or {}
+                if other_name == name or not selector_matches(selector, labels):
+                    continue
+                merged.extend(r for r in own[other_name] if r not in merged)
+        out[name] = tuple(merged)
     return out
 
 
 def selector_matches(selector: Any, labels: Mapping[str, str]) -> bool:
-    """A metav1.LabelSelector (matchLabels, matchExpressions) against labels; an empty selector matches nothing
-    here, as the aggregation controller ignores it."""
+    """A metav1.LabelSelector (matchLabels, matchExpressions) against labels; an empty selector matches
+    everything, as kube's LabelSelectorAsSelector makes it."""
     if not isinstance(selector, Mapping):
         return False
     match_labels = selector.get("matchLabels") or {}
     exprs = selector.get("matchExpressions") or []
-    if not match_labels and not exprs:
-        return False
     if any(labels.get(k) != v for k, v in match_labels.items()):
         return False
     for e in exprs:

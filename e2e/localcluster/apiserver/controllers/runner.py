@@ -1,5 +1,5 @@
 """The embedded cluster's controllers (garbage collector, namespaces, CRD cleanup, EndpointSlices, ReplicaSets,
-Deployments, Jobs), run together.
+Deployments, Jobs, ClusterRole aggregation), run together.
 
 Guarantees:
 1. `run(stop)` runs every controller in one TaskGroup until `stop` is set, then cancels and awaits them all;
@@ -21,6 +21,7 @@ import asyncio
 
 from e2e.localcluster.apiserver.storage.rest import Api
 
+from .clusterroleaggregation import ClusterRoleAggregationController
 from .deployments import DeploymentController
 from .endpoints import EndpointSliceController
 from .gc import GarbageCollector
@@ -40,6 +41,7 @@ class Controllers:
         self.endpoints = EndpointSliceController(api)
         self.kubernetes_service = KubernetesServiceController(api, service_cidr=service_cidr)
         self.serviceaccounts = ServiceAccountController(api)
+        self.clusterrole_aggregation = ClusterRoleAggregationController(api)
         self.workloads = (ReplicaSetController(api), DeploymentController(api), JobController(api))
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -52,6 +54,7 @@ class Controllers:
                      tg.create_task(self.endpoints.run(), name="localcluster-endpointslices"),
                      tg.create_task(self.kubernetes_service.run(), name="localcluster-kubernetes-service"),
                      tg.create_task(self.serviceaccounts.run(), name="localcluster-serviceaccounts"),
+                     tg.create_task(self.clusterrole_aggregation.run(), name="localcluster-clusterrole-aggregation"),
                      *(tg.create_task(c.run(), name=f"localcluster-{c.name}") for c in self.workloads)]
             await stop.wait()
             for task in tasks:
