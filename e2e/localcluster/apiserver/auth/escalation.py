@@ -7,7 +7,9 @@ Guarantees:
 2. Creating or updating a Role or ClusterRole is allowed when the user is in `system:masters`, has the verb
    `escalate` on the kind (at the object's namespace), or holds every rule the object grants; otherwise it is a
    403 `roles.rbac.authorization.k8s.io "x" is forbidden: user "u" (groups=["g" ...]) is attempting to grant RBAC
-   permissions not currently held:` followed by the missing rules, one per line, in kube's compact form.
+   permissions not currently held:` followed by the missing rules, one per line, in kube's compact form. A
+   ClusterRole with an `aggregationRule` also needs cluster-admin's rules (kube's `must have cluster-admin
+   privileges to use the aggregationRule`).
 3. Creating or updating a RoleBinding or ClusterRoleBinding is allowed when the user is in `system:masters`, has
    `bind` on the referenced role (by name, at the binding's namespace), or holds every rule of that role; a
    binding to a missing role from such a user is a 400 naming it (`clusterroles.rbac.authorization.k8s.io "x"
@@ -43,6 +45,8 @@ from .rbac import (
 from .rules import ALL, PolicyRule, rules_from
 from .user import MASTERS, UserInfo
 
+FULL_AUTHORITY = (PolicyRule(verbs=(ALL,), api_groups=(ALL,), resources=(ALL,)),
+                  PolicyRule(verbs=(ALL,), non_resource_urls=(ALL,)))
 REQUEST_USER: ContextVar[UserInfo | None] = ContextVar("localcluster_request_user", default=None)
 
 Obj = dict[str, Any]
@@ -175,6 +179,12 @@ class EscalationGuard:
             return
         if self._allowed(user, "escalate", RBAC_GROUP, plural, namespace, url_name):
             return
+        if plural == "clusterroles" and obj.get("aggregationRule") is not None:
+            try:
+                self._confirm_no_escalation(user, namespace, plural, name, FULL_AUTHORITY)
+            except ApiError:
+                raise new_forbidden(RBAC_GROUP, plural, name,
+                                    "must have cluster-admin privileges to use the aggregationRule") from None
         self._confirm_no_escalation(user, namespace, plural, name, rules_from(obj))
 
     def check_binding(self, user: UserInfo | None, plural: str, namespace: str, name: str,

@@ -200,3 +200,26 @@ def test_admins_and_requests_without_a_user_are_never_checked(server: LocalApiSe
     server.api.create(_rt(server, "roles"), "team", new_role([SECRETS], "by-server"))
     assert server.store.get((RBAC, "roles"), "team", "by-admin") is not None
     assert server.store.get((RBAC, "roles"), "team", "by-server") is not None
+
+
+def test_aggregation_rule_needs_cluster_admin_rules(server: LocalApiServer) -> None:
+    create_cluster_roles = {"apiGroups": [RBAC], "resources": ["clusterroles"], "verbs": ["create"]}
+    server.api.create(_rt(server, "clusterrolebindings"), "", {
+        "apiVersion": f"{RBAC}/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "alice-crs"},
+        "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": "all-resources"},
+        "subjects": [{"kind": "User", "name": "alice"}]})
+    server.api.create(_rt(server, "clusterroles"), "", {"apiVersion": f"{RBAC}/v1", "kind": "ClusterRole",
+                                                        "metadata": {"name": "all-resources"},
+                                                        "rules": [create_cluster_roles, PODS_RULE]})
+    aggregated = {"apiVersion": f"{RBAC}/v1", "kind": "ClusterRole", "metadata": {"name": "agg"},
+                  "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"x": "y"}}]}, "rules": []}
+    with as_user(ALICE), pytest.raises(ApiError) as err:
+        server.api.create(_rt(server, "clusterroles"), "", aggregated)
+    assert err.value.message == ('clusterroles.rbac.authorization.k8s.io "agg" is forbidden: must have '
+                                 "cluster-admin privileges to use the aggregationRule")
+    with as_user(ALICE):  # without the aggregationRule, holding the granted rules is enough
+        server.api.create(_rt(server, "clusterroles"), "", {**aggregated, "aggregationRule": None,
+                                                            "rules": [PODS_RULE]})
+
+
+PODS_RULE = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}
