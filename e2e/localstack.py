@@ -21,9 +21,10 @@ Guarantees:
    are found by the pod's network namespace), then the pods are deleted with grace period 0, and the
    Deployment's ReplicaSet makes a replacement; in `host` mode the process group is SIGKILLed.
 4. `stop()` (idempotent, safe after a failed `start()`) deletes every RayService and waits (bounded) until their
-   pods are gone (unless `delete_first=False`), stops a host operator, then the local cluster (which ends every
-   pod left, the operator's too, and removes its namespaces, links and routes), each by its process group:
-   SIGTERM, then SIGKILL after a grace period. It stops only what this object started.
+   pods are gone (unless `delete_first=False`), appends the operator pods' logs to `workdir/operator.log`
+   (`cluster` mode: they go with the pods), stops a host operator, then the local cluster (which ends every pod
+   left, the operator's too, and removes its namespaces, links and routes), each by its process group: SIGTERM,
+   then SIGKILL after a grace period. It stops only what this object started.
 5. `get()`/`list()` read the API server over HTTPS with the kubeconfig's CA and credential (cheap enough to
    poll); `kubectl()` runs kubectl 1.37 with this stack's kubeconfig; `operator_log()` is the operator's log
    (`kubectl logs -n ray-system deploy/ray-operator` in `cluster` mode).
@@ -246,6 +247,14 @@ class LocalStack:
             return self.log("operator")
         return self.kubectl("logs", "-n", OPERATOR_NAMESPACE, f"deploy/{OPERATOR_DEPLOYMENT}")
 
+    def _save_operator_logs(self) -> None:
+        with (self.workdir / "operator.log").open("a") as out, contextlib.suppress(
+                StackError, OSError, subprocess.SubprocessError):
+            for pod in self.list(f"/api/v1/namespaces/{OPERATOR_NAMESPACE}/pods"):
+                name = pod["metadata"]["name"]
+                out.write(f"---- kubectl logs -n {OPERATOR_NAMESPACE} {name}\n")
+                out.write(self.kubectl("logs", "-n", OPERATOR_NAMESPACE, name, timeout_s=20))
+
     def _operator_pods_summary(self) -> str:
         with contextlib.suppress(OSError, StackError):
             return self.kubectl("get", "deploy,pods", "-n", OPERATOR_NAMESPACE, "-o", "wide").strip() or "none"
@@ -258,6 +267,8 @@ class LocalStack:
         if delete_first and self._running("localcluster") and self.server:
             with contextlib.suppress(StackError, OSError, subprocess.SubprocessError):
                 self.delete_all(timeout_s=timeout_s)
+        if self.config.operator == "cluster" and self._running("localcluster") and self.server:
+            self._save_operator_logs()
         for name in ("operator", "localcluster"):
             self._stop(name, grace_s=60.0 if name == "localcluster" else 15.0)
 

@@ -1,5 +1,9 @@
 """The end-to-end suites' shared stack: one local cluster with real Ray and one operator for the whole session.
 
+The operator runs in the cluster as the seed guide installs it (`kubectl apply -k manifests/default`: the
+Deployment `ray-system/ray-operator`, in-cluster configuration, its ServiceAccount's RBAC enforced); its pods'
+logs are appended to `operator.log` in the stack's log folder when the session ends.
+
 The stack uses its own prefix and CIDRs (`lce`, pods 10.230.0.0/16, Services 10.98.0.0/16), distinct from the
 node agent's tests and from `make demo`'s defaults, so they can run on the same machine. Each test cleans up the
 RayServices it made (memory: a Ray head with the fruit app takes ~1.3 GiB, so at most two live at once).

@@ -1,12 +1,13 @@
 """Crash safety with real Ray: the operator SIGKILLed at seeded random points of zero-downtime upgrades under load.
 
 Three trials on one RayService (the alpha local sample under its own name, deletion delay 5 s). Each trial changes
-the head's `num-cpus` (1 <-> 2: a new cluster), kills the operator at a seeded random moment of the upgrade,
-restarts it after a short pause, and waits until the upgrade is finished: the new cluster active, no pending one,
-`Running`, the old cluster and its pods gone. Meanwhile a watcher checks every 0.2 s that the RayService never
-has more than two clusters besides those waiting for their deletion deadline, and that whenever the serve Service
-selects a new cluster, that cluster's apps are all RUNNING. Steady load (20 requests/s) runs through the serve
-Service for the whole trial, and every request's outcome is counted.
+the head's `num-cpus` (1 <-> 2: a new cluster), kills the operator at a seeded random moment of the upgrade (its
+pod's processes SIGKILLed and the pod removed, as a node failure would: the Lease is not released), waits a short
+pause and for the ReplicaSet's replacement pod, and waits until the upgrade is finished: the new cluster active, no
+pending one, `Running`, the old cluster and its pods gone. Meanwhile a watcher checks every 0.2 s that the
+RayService never has more than two clusters besides those waiting for their deletion deadline, and that whenever
+the serve Service selects a new cluster, that cluster's apps are all RUNNING. Steady load (20 requests/s) runs
+through the serve Service for the whole trial, and every request's outcome is counted.
 """
 
 from __future__ import annotations

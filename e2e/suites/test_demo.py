@@ -1,4 +1,5 @@
-"""`make demo`'s program with real Ray (`python -m e2e.demo --exit-when-ready`): the sample answers 6, then it stops.
+"""`make demo`'s program with real Ray (`python -m e2e.demo --exit-when-ready`): the operator's Deployment `1/1`
+with its pod Running, the sample answers 6, then it stops.
 
 The demo runs its own local cluster, here with a prefix and CIDRs of its own (`lcd`, pods 10.232.0.0/16,
 Services 10.100.0.0/16), so it shares nothing with the suites' stack; it must leave nothing behind.
@@ -34,6 +35,10 @@ def test_real_demo_prints_the_answer_6_and_stops_cleanly(tmp_path: Path) -> None
     out = result.stdout
     assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
     lines = out.splitlines()
+    deployments = lines.index("$ kubectl get deployments -n ray-system")
+    assert lines[deployments + 2].split()[:4] == ["ray-operator", "1/1", "1", "1"], lines[deployments:deployments + 3]
+    pods = lines.index("$ kubectl get pods -n ray-system")
+    assert lines[pods + 2].split()[1:3] == ["1/1", "Running"], lines[pods:pods + 3]
     asked = next(i for i, line in enumerate(lines) if line.startswith("$ curl") and '["MANGO", 2]' in line)
     assert lines[asked + 1] == "6", lines[asked:asked + 3]
     for shown in ("rayservice.ray.io/rayservice-sample", "raycluster.ray.io/rayservice-sample-raycluster-",
