@@ -8,8 +8,8 @@ Guarantees:
 2. A binding applies to a user through a subject of kind User (the user's name), Group (one of its groups) or
    ServiceAccount (`system:serviceaccount:NS:NAME`, NS defaulting to the RoleBinding's namespace).
 3. A denial's reason is "" or, when a binding points at a role that does not exist, kube's
-   `RBAC: clusterroles.rbac.authorization.k8s.io "x" not found`; an allowance names the binding, as
-   `RBAC: allowed by ClusterRoleBinding "b" of ClusterRole "r" to User "u"`.
+   `RBAC: clusterrole.rbac.authorization.k8s.io "x" not found` (its listers' singular); an allowance names the
+   binding, as `RBAC: allowed by ClusterRoleBinding "b" of ClusterRole "r" to User "u"`.
 4. A ClusterRole with an `aggregationRule` holds the rules of every other ClusterRole its selectors match, as
    kube's aggregation controller writes them into it (`controllers/clusterroleaggregation.py` does the same here;
    the authorizer does not wait for that write).
@@ -133,17 +133,20 @@ class RbacPolicy:
 
     # ---- lookups -------------------------------------------------------------------------------
 
-    def role_reference_rules(self, role_kind: str, role_name: str, namespace: str) -> tuple[PolicyRule, ...]:
-        """The rules a roleRef grants; raises RoleNotFound with kube's message."""
+    def role_reference_rules(self, role_kind: str, role_name: str, namespace: str, *,
+                             lister: bool = False) -> tuple[PolicyRule, ...]:
+        """The rules a roleRef grants; raises RoleNotFound with kube's message: the registry's (`roles.rbac...`)
+        by default, the authorizer's informer listers' (`role.rbac...`, singular) with `lister`."""
         if role_kind == "Role":
             rules = self._roles.get((namespace, role_name))
             if rules is None:
-                raise RoleNotFound(f'roles.{RBAC_GROUP} "{role_name}" not found')
+                raise RoleNotFound(f'{"role" if lister else "roles"}.{RBAC_GROUP} "{role_name}" not found')
             return rules
         if role_kind == "ClusterRole":
             rules = self._cluster_roles.get(role_name)
             if rules is None:
-                raise RoleNotFound(f'clusterroles.{RBAC_GROUP} "{role_name}" not found')
+                raise RoleNotFound(f'{"clusterrole" if lister else "clusterroles"}.{RBAC_GROUP} "{role_name}" '
+                                   "not found")
             return rules
         raise RoleNotFound(f'unsupported role reference kind: "{role_kind}"')
 
@@ -168,7 +171,8 @@ class RbacPolicy:
                     continue
                 try:
                     grants.append(_Grant(binding, subject,
-                                         self.role_reference_rules(binding.role_kind, binding.role_name, ns)))
+                                         self.role_reference_rules(binding.role_kind, binding.role_name, ns,
+                                                                   lister=True)))
                 except RoleNotFound as err:
                     errors.append(str(err))
         if len(self._memo) >= _MEMO_SIZE:

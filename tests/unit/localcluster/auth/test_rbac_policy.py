@@ -146,7 +146,7 @@ def test_unrelated_writes_do_not_rebuild_the_index(cluster: Cluster) -> None:
 def test_binding_to_a_missing_role_denies_with_kube_reason(cluster: Cluster) -> None:
     cluster.put(binding("alice", "ClusterRole", "ghost", [{"kind": "User", "name": "alice"}]))
     allowed, reason = cluster.authz.authorize(request_attributes(ALICE, "GET", "/api/v1/pods"))
-    assert (allowed, reason) == (False, 'RBAC: clusterroles.rbac.authorization.k8s.io "ghost" not found')
+    assert (allowed, reason) == (False, 'RBAC: clusterrole.rbac.authorization.k8s.io "ghost" not found')
 
 
 def test_aggregated_cluster_role_holds_the_rules_of_the_roles_it_selects(cluster: Cluster) -> None:
