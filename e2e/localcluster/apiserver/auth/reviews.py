@@ -6,15 +6,16 @@ Guarantees:
    review as sent, plus `status.allowed` and the authorizer's `status.reason`.
 2. SelfSubjectRulesReview lists the requesting user's rules in `spec.namespace`: every rule of its bindings
    (`resourceRules`, `nonResourceRules`), with `*` rules for `system:masters`, and `incomplete: false`.
-3. A review that is not an object, names both or neither of `resourceAttributes` and `nonResourceAttributes`, a
-   SubjectAccessReview without a user or group, or a LocalSubjectAccessReview whose namespace differs from its
-   own, is a 422 Invalid with kube's field path and wording; nothing is ever stored.
+3. A body that is not an object is a 400. A review that names both or neither of `resourceAttributes` and
+   `nonResourceAttributes`, a SubjectAccessReview without a user or group, or a LocalSubjectAccessReview whose
+   namespace differs from its own, is a 422 Invalid with kube's field path and wording. Nothing is ever stored.
 
 Pure apart from the authorizer call.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -74,20 +75,29 @@ def _spec_user(kind: str, spec: Mapping[str, Any]) -> UserInfo:
     return UserInfo(name=name, uid=str(spec.get("uid") or ""), groups=groups, extra=extra)
 
 
+def _go_value(value: Any) -> str:
+    return "null" if value is None else json.dumps(value, separators=(",", ":"))
+
+
 def _check_attributes(kind: str, spec: Mapping[str, Any], plural: str, namespace: str) -> None:
     res, non_res = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
-    if (res is None) == (non_res is None):
-        raise invalid(GROUP, kind, "", [Cause("spec.resourceAttributes", "FieldValueRequired",
-                                              "Required value: exactly one of nonResourceAttributes or "
+    if res is not None and non_res is not None:
+        raise invalid(GROUP, kind, "", [Cause("spec.nonResourceAttributes", "FieldValueInvalid",
+                                              f"Invalid value: {_go_value(non_res)}: cannot be specified in "
+                                              "combination with resourceAttributes")])
+    if res is None and non_res is None:
+        raise invalid(GROUP, kind, "", [Cause("spec.resourceAttributes", "FieldValueInvalid",
+                                              'Invalid value: "null": exactly one of nonResourceAttributes or '
                                               "resourceAttributes must be specified")])
     if plural == "localsubjectaccessreviews":
         if non_res is not None:
             raise invalid(GROUP, kind, "", [Cause("spec.nonResourceAttributes", "FieldValueInvalid",
-                                                  "Invalid value: ...: disallowed on this kind of request")])
-        if str((res or {}).get("namespace") or "") != namespace:
+                                                  f"Invalid value: {_go_value(non_res)}: disallowed on this kind "
+                                                  "of request")])
+        ns = str((res or {}).get("namespace") or "")
+        if ns != namespace:
             raise invalid(GROUP, kind, "", [Cause("spec.resourceAttributes.namespace", "FieldValueInvalid",
-                                                  f'Invalid value: "{(res or {}).get("namespace") or ""}": must '
-                                                  "match metadata.namespace")])
+                                                  f'Invalid value: "{ns}": must match metadata.namespace')])
 
 
 def attributes_of(spec: Mapping[str, Any], user: UserInfo) -> RequestAttributes:

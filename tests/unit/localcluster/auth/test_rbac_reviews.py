@@ -71,8 +71,13 @@ class TestAccessReviews:
             review("selfsubjectaccessreviews", {"spec": {}}, ALICE, authz)
         assert err.value.code == 422
         assert err.value.message == ('SelfSubjectAccessReview.authorization.k8s.io "" is invalid: '
-                                     "spec.resourceAttributes: Required value: exactly one of nonResourceAttributes "
-                                     "or resourceAttributes must be specified")
+                                     'spec.resourceAttributes: Invalid value: "null": exactly one of '
+                                     "nonResourceAttributes or resourceAttributes must be specified")
+        both = {"spec": {"resourceAttributes": {"verb": "get"}, "nonResourceAttributes": {"path": "/x"}}}
+        with pytest.raises(ApiError) as err:
+            review("selfsubjectaccessreviews", both, ALICE, authz)
+        assert err.value.message.endswith('spec.nonResourceAttributes: Invalid value: {"path":"/x"}: cannot be '
+                                          "specified in combination with resourceAttributes")
 
     def test_local_review_must_stay_in_its_namespace(self, authz: RbacAuthorizer) -> None:
         body = {"spec": {"user": "alice", "resourceAttributes": {"verb": "get", "resource": "pods",
