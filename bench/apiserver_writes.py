@@ -8,6 +8,7 @@ authenticated with the admin's client certificate from the kubeconfig) and `rbac
 watch made by a non-admin ServiceAccount with a bearer token, bound to a Role that allows only ConfigMaps), then
 the ratios to plain.
 Usage: python -m bench.apiserver_writes [--n 5000] [--watchers 10] [--concurrency 32] [--modes plain,tls,rbac]
+       [--rounds R]
 """
 
 from __future__ import annotations
@@ -177,10 +178,18 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="n=1000")
     p.add_argument("--modes", default=",".join(MODES),
                    help=f"comma-separated modes to measure one after the other (default {','.join(MODES)})")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="measure the modes in turn this many times and keep each mode's best run (a shared "
+                        "machine's noise hits single runs unevenly)")
     a = p.parse_args()
     n = 1000 if a.quick else a.n
     modes = [m.strip() for m in a.modes.split(",") if m.strip()]
-    results = {mode: asyncio.run(_run(n, a.watchers, a.concurrency, mode)) for mode in modes}
+    results: dict[str, dict[str, float]] = {}
+    for _ in range(max(1, a.rounds)):
+        for mode in modes:
+            run = asyncio.run(_run(n, a.watchers, a.concurrency, mode))
+            if mode not in results or run["writes_per_s"] > results[mode]["writes_per_s"]:
+                results[mode] = run
     print(f"{'metric':<28}" + "".join(f"{mode:>14}" for mode in modes))
     for k in results[modes[0]]:
         cells = [results[mode][k] for mode in modes]
