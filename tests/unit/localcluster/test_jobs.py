@@ -202,3 +202,15 @@ async def test_a_suspended_job_runs_no_pods_until_resumed() -> None:
         resumed = next(c for c in status(cluster)["conditions"] if c["type"] == "Suspended")
         assert (resumed["status"], resumed["reason"]) == ("False", "JobResumed")
         assert "startTime" in status(cluster)
+
+
+async def test_pods_orphaned_from_their_job_lose_the_tracking_finalizer() -> None:
+    async with running_cluster() as cluster:
+        cluster.create("jobs", job(parallelism=2, completions=2))
+        await cluster.wait_for(lambda: len(running(cluster)) == 2)
+        cluster.api.delete(cluster.rt("jobs"), NS, "work", {"propagationPolicy": "Orphan"})
+        await cluster.wait_for(lambda: cluster.api.store.get(("batch", "jobs"), NS, "work") is None and all(
+            not p["metadata"].get("ownerReferences") and TRACKING_FINALIZER not in (p["metadata"].get("finalizers")
+                                                                                    or [])
+            for p in cluster.pods(active_only=False)))
+        assert len(cluster.pods()) == 2  # orphans keep running, as kube leaves them

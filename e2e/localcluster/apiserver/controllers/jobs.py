@@ -21,7 +21,8 @@ Guarantees (kube v1.36 pkg/controller/job and pkg/controller/ttlafterfinished):
    completionTime, conditions; written only when it changes. `spec.suspend` deletes the active pods and sets
    Suspended (JobSuspended); resuming resets startTime.
 6. `ttlSecondsAfterFinished`: the Job is deleted (Foreground propagation) that long after it finished.
-7. Pods of a Job that is gone or being deleted lose the tracking finalizer, so they never stay stuck.
+7. Pods of a Job that is gone or being deleted, and pods orphaned from their Job (Orphan propagation), lose the
+   tracking finalizer, so they never stay stuck.
 8. Events from job-controller: SuccessfulCreate / SuccessfulDelete per pod, Completed `Job completed`, and a
    Warning with the failure's reason and message when the Job fails.
 
@@ -46,6 +47,7 @@ from .workload import PODS, Key, WorkloadController, controller_of, int_field, i
 
 JOBS: GroupResource = ("batch", "jobs")
 TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 BACKOFF_BASE_S = 10.0
 BACKOFF_MAX_S = 360.0
 BACKOFF_LIMIT = "Job has reached the specified backoff limit"
@@ -164,7 +166,10 @@ class JobController(WorkloadController):
         if ev.gr != PODS:
             return []
         ref = controller_of(ev.obj)
-        return [(ns, str(ref.get("name")))] if ref is not None and ref.get("kind") == "Job" else []
+        if ref is not None:
+            return [(ns, str(ref.get("name")))] if ref.get("kind") == "Job" else []
+        orphan = TRACKING_FINALIZER in (m.get("finalizers") or []) and JOB_NAME_LABEL in (m.get("labels") or {})
+        return [(ns, str(m["labels"][JOB_NAME_LABEL]))] if orphan and ev.type != "DELETED" else []
 
     def sync(self, key: Key) -> None:
         ns, name = key
@@ -172,6 +177,9 @@ class JobController(WorkloadController):
         uid = meta(job).get("uid") if job is not None else None
         pods = [p for p in self.api.store.list(PODS, ns) if (ref := controller_of(p)) is not None
                 and ref.get("kind") == "Job" and ref.get("name") == name]
+        for pod in self.api.store.list(PODS, ns):  # orphaned (say by Orphan propagation): nobody counts them
+            if controller_of(pod) is None and (meta(pod).get("labels") or {}).get(JOB_NAME_LABEL) == name:
+                self._strip_finalizer(pod)
         if job is None or meta(job).get("deletionTimestamp"):
             for pod in pods:
                 self._strip_finalizer(pod)
