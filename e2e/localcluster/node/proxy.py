@@ -4,7 +4,9 @@ Guarantees:
 1. For every Service with a ClusterIP and TCP ports, the ClusterIP is added to the node's bridge (pods reach
    it through their gateway, the root namespace locally) and the proxy listens on ClusterIP:port.
 2. A new connection goes to the next ready endpoint of that Service port, round robin: EndpointSlice
-   endpoints whose `ready` is not false, the port matched by name, the address inside the allowed networks.
+   endpoints whose `ready` is not false, the port matched by name, the address inside the allowed networks
+   (any address for the `kubernetes` Service of `default`: the API server may live outside them, as it does
+   when the node serves a real cluster).
    If that endpoint refuses (or does not answer within the connect timeout) the client's connection is reset,
    as with kube-proxy's iptables mode, which never retries another endpoint: a serve endpoint that refuses
    shows up as a failed request, never hidden by a retry.
@@ -33,6 +35,7 @@ Obj = dict[str, Any]
 ListenKey = tuple[str, int]  # (ClusterIP, port)
 PortRef = tuple[str, str, str]  # (namespace, service, port name)
 log = logging.getLogger(__name__)
+_ANYWHERE = (ipaddress.IPv4Network("0.0.0.0/0"),)
 
 
 class ServiceAddresses(Protocol):
@@ -53,6 +56,11 @@ def desired_listeners(services: Iterable[Obj]) -> dict[ListenKey, PortRef]:
                 out[(str(ip), int(port["port"]))] = (str(meta.get("namespace")), str(meta.get("name")),
                                                      str(port.get("name") or ""))
     return out
+
+
+def networks_for(ref: PortRef, allowed: Sequence[ipaddress.IPv4Network]) -> Sequence[ipaddress.IPv4Network]:
+    """Where a Service's endpoints may be: the allowed networks, or anywhere for the API server's Service."""
+    return _ANYWHERE if ref[:2] == ("default", "kubernetes") else allowed
 
 
 def ready_backends(slices: Iterable[Obj], port_name: str,
@@ -145,7 +153,7 @@ class ServiceProxy:
         ns, name, port_name = ref
         slices = [s for s in self._slices.values() if (s.get("metadata") or {}).get("namespace") == ns and
                   ((s.get("metadata") or {}).get("labels") or {}).get("kubernetes.io/service-name") == name]
-        return ready_backends(slices, port_name, self.allowed)
+        return ready_backends(slices, port_name, networks_for(ref, self.allowed))
 
     async def _handle(self, key: ListenKey, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

@@ -7,7 +7,7 @@ import pytest
 from e2e.localcluster.node.dns import hosts_file, service_entries, slices_by_service
 from e2e.localcluster.node.guards import overlap_problem
 from e2e.localcluster.node.netns import node_subnet, pod_names, pod_network_cmds, safety_route_cmds
-from e2e.localcluster.node.proxy import desired_listeners, ready_backends
+from e2e.localcluster.node.proxy import desired_listeners, networks_for, ready_backends
 
 ROUTES = "default via 192.0.2.1 dev eth0\n192.0.2.0/24 dev eth0 proto kernel scope link src 192.0.2.2\n"
 ADDRS = "1: lo    inet 127.0.0.1/8 scope host lo\n2: eth0    inet 192.0.2.2/24 brd 192.0.2.255 scope global eth0\n"
@@ -88,3 +88,15 @@ def test_the_proxy_backends_are_ready_endpoints_with_the_named_port_inside_allow
         {"addresses": ["192.0.2.9"], "conditions": {"ready": True}}]}]  # outside: never dialled
     allowed = [ipaddress.IPv4Network("10.244.0.0/16")]
     assert ready_backends(slices, "http", allowed) == [("10.244.0.5", 8080), ("10.244.0.7", 8080)]
+
+
+def test_the_api_servers_service_may_lead_outside_the_allowed_networks_and_no_other_may() -> None:
+    import ipaddress
+
+    slices = [{"ports": [{"name": "https", "port": 6443}],
+               "endpoints": [{"addresses": ["192.0.2.10"], "conditions": {"ready": True}}]}]
+    allowed = [ipaddress.IPv4Network("10.244.0.0/16")]
+    kubernetes = networks_for(("default", "kubernetes", "https"), allowed)
+    assert ready_backends(slices, "https", kubernetes) == [("192.0.2.10", 6443)]
+    for ref in (("team", "kubernetes", "https"), ("default", "kubernetes-dashboard", "https")):
+        assert ready_backends(slices, "https", networks_for(ref, allowed)) == []
