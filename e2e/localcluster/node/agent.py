@@ -1,4 +1,4 @@
-"""The node agent (a local kubelet): a plain HTTP client of any API server that runs the pods bound to its node.
+"""The node agent (a local kubelet): a client of any API server (HTTPS or HTTP) that runs the pods bound to it.
 
 Guarantees:
 1. It registers its Node (Ready, InternalIP = the bridge gateway, capacity of this machine) before it takes
