@@ -98,8 +98,8 @@ async def test_discovery_works_for_any_authenticated_user(installed: Kubectl) ->
 
 async def test_escalation_is_refused_unless_the_user_holds_the_rules(installed: Kubectl) -> None:
     await installed.run("create", "namespace", "team")
-    await installed.run("create", "role", "role-manager", "-n", "team", "--verb=create,get",
-                        "--resource=roles,rolebindings", "--verb=get", "--resource=pods")
+    await installed.run("create", "role", "role-manager", "-n", "team", "--verb=create,get,patch",
+                        "--resource=roles,rolebindings,pods")
     await installed.run("create", "rolebinding", "alice-manages", "-n", "team", "--role=role-manager",
                         "--user=alice")
     code, _, err = await installed.run("create", "role", "secret-reader", "-n", "team", "--verb=get",
@@ -109,6 +109,12 @@ async def test_escalation_is_refused_unless_the_user_holds_the_rules(installed: 
             'authenticated"]) is attempting to grant RBAC permissions not currently held:') in err
     assert '{APIGroups:[""], Resources:["secrets"], Verbs:["get"]}' in err
     await installed.run("create", "role", "pod-reader", "-n", "team", "--verb=get", "--resource=pods", "--as=alice")
+    add_secrets = '[{"op": "add", "path": "/rules/-", "value": {"apiGroups": [""], "resources": ["secrets"], ' \
+        '"verbs": ["get"]}}]'
+    code, _, err = await installed.run("patch", "role", "pod-reader", "-n", "team", "--type=json", "-p", add_secrets,
+                                       "--as=alice", ok=False)
+    assert code == 1 and 'roles.rbac.authorization.k8s.io "pod-reader" is forbidden' in err
+    assert "not currently held" in err
     code, _, err = await installed.run("create", "rolebinding", "bob-admin", "-n", "team", "--clusterrole=admin",
                                        "--user=bob", "--as=alice", ok=False)
     assert code == 1 and "is attempting to grant RBAC permissions not currently held" in err
