@@ -106,6 +106,7 @@ async def _run_node(args: argparse.Namespace, *, with_apiserver: bool) -> int:
             return 1
         if server is not None:
             server.log_provider = node.agent.serve_logs
+            server.exec_provider = node.agent
             print(f"localcluster: API server on {server.url}; kubeconfig {args.kubeconfig}", flush=True)
         print(f"localcluster: node {args.node_name} (pods {args.pod_cidr}, services {args.service_cidr}); "
               "Ctrl-C stops and cleans up", flush=True)

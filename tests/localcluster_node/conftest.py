@@ -132,6 +132,7 @@ async def _run_node(server: LocalApiServer, tmp_path: Path) -> AsyncIterator[Clu
     try:
         await node.start()
         server.log_provider = node.agent.serve_logs
+        server.exec_provider = node.agent
         async with asyncio.timeout(10):
             await node.agent.registered.wait()
         yield Cluster(server, node, tmp_path / "kubeconfig")

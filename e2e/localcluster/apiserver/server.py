@@ -43,7 +43,9 @@ from .controllers.kubernetes_service import check_endpoint_address
 from .controllers.runner import Controllers
 from .errors import ApiError
 from .faults import Faults
-from .http.app import build_app
+from .http.app import USER, build_app
+from .http.streaming import ExecProvider
+from .http.streaming import serve as serve_stream
 from .schema import crds
 from .schema.builtins import bind_pod, builtin_hooks
 from .schema.resources import Registry, ResourceType
@@ -105,6 +107,7 @@ class LocalApiServer:
         self.advertise_address = advertise_address and check_endpoint_address(advertise_address)
         self.controllers = Controllers(self.api, service_cidr=service_cidr)
         self.log_provider: LogProvider | None = None
+        self.exec_provider: ExecProvider | None = None  # pods/exec and pods/attach (the node agent, set by up)
         self.sim_node = _simulated_node(self.api) if simulate_node else None
         self._sim_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
@@ -214,6 +217,13 @@ class LocalApiServer:
             raise ApiError(400, "BadRequest", f'container logs for pod "{name}" are not available: no node '
                            "agent serves this cluster")
         return await self.log_provider(namespace, name, query)
+
+    async def pod_stream(self, request: web.Request, namespace: str, name: str,
+                         subresource: str) -> web.StreamResponse:
+        rt = self.registry.lookup("", "v1", "pods")
+        assert rt is not None
+        return await serve_stream(request, self.api.get(rt, namespace, name), subresource, self.exec_provider,
+                                  self.authorizer, request[USER])
 
     def deprecation_warnings(self, rt: ResourceType) -> list[str]:
         if rt.group_resource == ("", "endpoints"):

@@ -12,7 +12,9 @@ Guarantees:
 4. Every pod's hosts file lists the cluster's Services (dns.py) and is rewritten when they change; so
    `kubernetes.default.svc` (and `kubernetes.default`, `kubernetes.default.svc.cluster.local`) resolve in pods.
    Containers get the service variables of the Services known when they start (KUBERNETES_SERVICE_HOST, ...).
-5. `stop()` ends every pod (grace at most `shutdown_grace_s`) and every task; run() then returns.
+5. `open_exec` and `open_attach` serve pods/exec and pods/attach (exec.py, attach.py) for a container that runs
+   here, else raise LookupError with the kubelet's `container not found ("NAME")`.
+6. `stop()` ends every pod (grace at most `shutdown_grace_s`) and every task; run() then returns.
 
 Caller must: set up the NodeNetwork first (stack.py does) and keep ApiClient open while run() runs.
 """
@@ -32,8 +34,10 @@ import aiohttp
 from aiohttp import web
 
 from . import dns
+from .attach import AttachSession
 from .client import ApiClient, ApiError, reflect
 from .dns import hosts_file
+from .exec import ExecSession
 from .logs import serve_logs
 from .netns import NodeNetwork, pod_names
 from .pods import PodRunner, RunnerDeps, wall_now
@@ -287,6 +291,32 @@ class NodeAgent:
 
     async def serve_logs(self, namespace: str, name: str, query: dict[str, str]) -> web.StreamResponse:
         return serve_logs(self.runner_for(namespace, name), name, query)
+
+    def _running_container(self, namespace: str, name: str, container: str) -> PodRunner:
+        runner = self.runner_for(namespace, name)
+        c = runner.container(container) if runner is not None else None
+        if runner is None or c is None or c.proc is None or c.proc.returncode is not None \
+                or not runner.sandbox.running:
+            raise LookupError(f'container not found ("{container}")')  # the kubelet's words
+        return runner
+
+    async def open_exec(self, namespace: str, name: str, *, container: str, command: list[str], stdin: bool,
+                        tty: bool) -> ExecSession:
+        """pods/exec: `command` in the container's namespaces, environment and working directory."""
+        runner = self._running_container(namespace, name, container)
+        c = runner.container(container)
+        assert c is not None
+        return await ExecSession.start(runner.sandbox.nsenter(c.workdir), command, c.env, stdin=stdin, tty=tty)
+
+    async def open_attach(self, namespace: str, name: str, *, container: str, stdin: bool,
+                          tty: bool) -> AttachSession:
+        """pods/attach: the running container's stdin and terminal (or its output, without one)."""
+        runner = self._running_container(namespace, name, container)
+        c = runner.container(container)
+        assert c is not None
+        proc, run = c.proc, c.view.restart_count
+        return AttachSession(c.terminal, runner.log_path(c, run), lambda: proc is not None and proc.returncode
+                             is None and c.view.restart_count == run, stdin=stdin)
 
     async def exec_in_pod(self, namespace: str, name: str, argv: list[str], *, container: str | None = None,
                           timeout_s: float = 10.0) -> tuple[int, bytes]:

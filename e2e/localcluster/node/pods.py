@@ -42,6 +42,7 @@ import aiohttp
 
 from . import env as envmod
 from . import images, probes
+from .attach import ContainerTerminal, spawn_container
 from .guards import NetworkError
 from .sandbox import PodSandbox, SandboxError
 from .status import ContainerView, CrashLoopBackoff, PodView, Terminated, should_restart
@@ -81,6 +82,8 @@ class _Container:
     proc: asyncio.subprocess.Process | None = None
     env: dict[str, str] = field(default_factory=dict)
     pull_backoff: CrashLoopBackoff | None = None
+    workdir: str = "/"
+    terminal: ContainerTerminal | None = None  # stdin and tty of the current run (attach.py)
 
 
 class PodRunner:
@@ -235,7 +238,7 @@ class PodRunner:
             if image is None:
                 continue
             try:
-                argv, workdir = await self._prepare(c, image)
+                argv, c.workdir = await self._prepare(c, image)
             except envmod.ConfigError as exc:
                 self._set(c, state="waiting", reason="CreateContainerConfigError", message=str(exc))
                 await self._pause(delays.next(0.0) or self.deps.backoff_s)
@@ -245,7 +248,8 @@ class PodRunner:
             first = False
             started, t0 = wall_now(), time.monotonic()
             try:
-                c.proc = await self.sandbox.spawn(argv, c.env, workdir, self.log_path(c, c.view.restart_count))
+                c.proc, c.terminal = await spawn_container(self.sandbox, argv, c.env, c.workdir,
+                                                           self.log_path(c, c.view.restart_count), c.spec)
             except (SandboxError, OSError) as exc:
                 self._set(c, state="waiting", reason="RunContainerError", message=str(exc))
                 return False
@@ -253,7 +257,11 @@ class PodRunner:
             self._set(c, state="running", started_at=started, reason="", message="", container_id=cid,
                       started=not c.init and "startupProbe" not in c.spec,
                       ready=not c.init and not ({"startupProbe", "readinessProbe"} & set(c.spec)))
-            code = await self._wait_with_probes(c, c.proc)
+            try:
+                code = await self._wait_with_probes(c, c.proc)
+            finally:
+                if c.terminal is not None:
+                    await c.terminal.close()
             done = Terminated(code, "Completed" if code == 0 else "Error", started, wall_now())
             restart = should_restart(self.policy, code, c.init)
             if self.terminating.is_set() or not restart:

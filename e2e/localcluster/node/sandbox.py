@@ -10,7 +10,8 @@ Guarantees:
    SIGTERM forwards SIGTERM to every process of the pod.
    `start()` returns once the init is ready, or raises `SandboxError` within its deadline.
 2. `spawn()` starts a container process with `nsenter` into the init's network, PID, mount and UTS
-   namespaces, in its own session, its stdout and stderr appended to a log file; `exec()` runs a command the
+   namespaces, in its own session, its stdout and stderr appended to a log file (or given descriptors: a pty,
+   which becomes its controlling terminal, for attach.py); `exec()` runs a command the
    same way and returns (exit code, output), killed at its deadline.
 3. `signal_container()` signals what a container started: every pod process but the init when the pod has one
    container, else the container's session. `terminate()` sends SIGTERM to the init; `kill()` sends it
@@ -36,6 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .exec import take_controlling_terminal
 from .netns import NodeNetwork, PodNames
 
 _INIT = r"""
@@ -178,18 +180,30 @@ class PodSandbox:
         return self._unshare is not None and self._unshare.returncode is None and self.init_pid > 0
 
     def _nsenter(self, workdir: str) -> list[str]:
-        return ["nsenter", f"--target={self.init_pid}", "--net", "--pid", "--mount", "--uts", f"--wd={workdir}",
-                "--"]
+        enter = ["nsenter", f"--target={self.init_pid}", "--net", "--pid", "--mount", "--uts"]
+        if self.dirs.host_path(workdir) is not None:
+            # nsenter opens --wd before it enters the mount namespace, where the pod's own /tmp is not mounted
+            return [*enter, "--wd=/", "--", "env", f"--chdir={workdir}", "--"]
+        return [*enter, f"--wd={workdir}", "--"]
 
-    async def spawn(self, argv: Sequence[str], env: Mapping[str, str], workdir: str,
-                    log_path: Path) -> asyncio.subprocess.Process:
+    def nsenter(self, workdir: str) -> list[str]:
+        """The command prefix that enters the pod's namespaces in `workdir` (what `spawn` and exec run under)."""
+        return self._nsenter(workdir)
+
+    async def spawn(self, argv: Sequence[str], env: Mapping[str, str], workdir: str, log_path: Path, *,
+                    stdin: int | None = None, output: int | None = None,
+                    tty: bool = False) -> asyncio.subprocess.Process:
+        """`stdin`/`output`: descriptors for the container's stdin and its stdout+stderr (default: empty stdin,
+        the log file); with `tty`, `stdin` is a pty that becomes the container's controlling terminal."""
         if not self.running:
             raise SandboxError("the pod sandbox is not running")
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log:
             return await asyncio.create_subprocess_exec(
-                *self._nsenter(workdir), *argv, env=dict(env), stdin=asyncio.subprocess.DEVNULL, stdout=log,
-                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+                *self._nsenter(workdir), *argv, env=dict(env),
+                stdin=asyncio.subprocess.DEVNULL if stdin is None else stdin,
+                stdout=log if output is None else output, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+                preexec_fn=take_controlling_terminal if tty else None)
 
     async def exec(self, argv: Sequence[str], env: Mapping[str, str], timeout_s: float) -> tuple[int, bytes]:
         if not self.running:

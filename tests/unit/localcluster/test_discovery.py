@@ -103,7 +103,9 @@ def test_core_aggregated_discovery_describes_pods_with_their_subresources() -> N
     pods = next(r for r in version["resources"] if r["resource"] == "pods")
     assert pods["responseKind"] == {"group": "", "version": "", "kind": "Pod"}
     assert [(s["subresource"], s["responseKind"]["kind"], s["verbs"]) for s in pods["subresources"]] == [
-        ("binding", "Binding", ["create"]), ("log", "Pod", ["get"]), ("status", "Pod", ["get", "patch", "update"])]
+        ("attach", "PodAttachOptions", ["create", "get"]), ("binding", "Binding", ["create"]),
+        ("exec", "PodExecOptions", ["create", "get"]), ("log", "Pod", ["get"]),
+        ("status", "Pod", ["get", "patch", "update"])]
 
 
 def test_unknown_groups_and_versions_are_not_found() -> None:

@@ -87,6 +87,9 @@ class Backend(Protocol):
 
     async def pod_log(self, namespace: str, name: str, query: dict[str, str]) -> web.StreamResponse: ...
 
+    async def pod_stream(self, request: web.Request, namespace: str, name: str,
+                         subresource: str) -> web.StreamResponse: ...
+
     def deprecation_warnings(self, rt: ResourceType) -> list[str]: ...
 
     def set_gc_paused(self, paused: bool) -> None: ...
@@ -273,6 +276,8 @@ class _Handler:
         m = request.method
         if m == "GET" and q.get("watch") in TRUE:
             return await self._watch(request, rp, rt)
+        if m in ("GET", "POST") and rp.subresource in ("exec", "attach"):
+            return await self.s.pod_stream(request, rp.namespace, rp.name, rp.subresource)
         if m == "GET" and rp.subresource == "log":
             return await self.s.pod_log(rp.namespace, rp.name, dict(q))
         if rp.subresource == "scale" and scale.is_scalable(rt):

@@ -1,0 +1,174 @@
+"""`kubectl exec` on the node: a command run in a pod's namespaces, with the container's environment.
+
+Guarantees:
+1. `ExecSession.start(enter, command, env, stdin=, tty=)` runs `enter + command` (`enter` is the sandbox's
+   nsenter prefix: the pod's network, PID, mount and UTS namespaces and the container's working directory) in
+   a session of its own, with `env` (plus `TERM=xterm` on a terminal when `env` names none, as container
+   runtimes set it).
+2. Without a terminal, stdout and stderr are read apart and handed out by `output()` as (1, bytes) and
+   (2, bytes), each in the order written; with `tty=True` the command gets a new pty as its controlling terminal
+   (stdin, stdout and stderr), whose output is (1, bytes). `output()` returns None once every output stream
+   ended.
+3. `stdin(data)` writes to the command's stdin (with flow control); `stdin(None)` closes it (a terminal gets
+   Ctrl-D, its end-of-file). Without `stdin=True` the command reads an empty stdin.
+4. `resize(w, h)` sets the terminal's size (TIOCSWINSZ; the foreground process gets SIGWINCH); without a
+   terminal it does nothing.
+5. `wait()` returns the exit code (128+N for a death by signal N). `cancel()` (idempotent) SIGKILLs the
+   command's process group if it still runs, then releases every descriptor; no task outlives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import signal
+import struct
+import termios
+from collections.abc import Mapping, Sequence
+
+_CHUNK = 64 * 1024
+_EOT = b"\x04"
+
+
+def take_controlling_terminal() -> None:
+    """In a new session's child (between fork and exec): make its stdin, a pty, the controlling terminal."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def set_window_size(fd: int, width: int, height: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+
+
+class PtyStreams:
+    """A reader and a writer over a pty's master side; each owns a descriptor of its own (`master` is kept)."""
+
+    def __init__(self, reader: asyncio.StreamReader, read_transport: asyncio.ReadTransport,
+                 writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer, self._read_transport = reader, writer, read_transport
+
+    @classmethod
+    async def open(cls, master: int) -> PtyStreams:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=_CHUNK)
+        read_fd, write_fd = os.dup(master), os.dup(master)
+        read_transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                                         os.fdopen(read_fd, "rb", 0))
+        transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin,
+                                                            os.fdopen(write_fd, "wb", 0))
+        return cls(reader, read_transport, asyncio.StreamWriter(transport, protocol, None, loop))
+
+    def close(self) -> None:
+        self._read_transport.close()
+        if not self.writer.is_closing():
+            self.writer.close()
+
+
+async def read_chunk(reader: asyncio.StreamReader) -> bytes:
+    """The next bytes; b"" at the end. A pty's master reads EIO once the last slave holder closed: its end."""
+    try:
+        return await reader.read(_CHUNK)
+    except OSError:
+        return b""
+
+
+class ExecSession:
+    def __init__(self, proc: asyncio.subprocess.Process, *, master: int | None, pty: PtyStreams | None,
+                 writer: asyncio.StreamWriter | None, readers: Sequence[tuple[int, asyncio.StreamReader]]) -> None:
+        self._proc = proc
+        self._master = master
+        self._pty = pty
+        self._writer = writer
+        self._queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
+        self._open = len(readers)
+        self._pumps = [asyncio.create_task(self._pump(channel, r), name=f"exec-out-{channel}")
+                       for channel, r in readers]
+        self._cancelled = False
+        if not readers:
+            self._queue.put_nowait(None)
+
+    @classmethod
+    async def start(cls, enter: Sequence[str], command: Sequence[str], env: Mapping[str, str], *, stdin: bool,
+                    tty: bool) -> ExecSession:
+        env = dict(env)
+        if not tty:
+            proc = await asyncio.create_subprocess_exec(
+                *enter, *command, env=env, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
+            assert proc.stdout is not None and proc.stderr is not None
+            return cls(proc, master=None, pty=None, writer=proc.stdin,
+                       readers=[(1, proc.stdout), (2, proc.stderr)])
+        env.setdefault("TERM", "xterm")
+        master, slave = os.openpty()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *enter, *command, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                preexec_fn=take_controlling_terminal)
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        pty = await PtyStreams.open(master)
+        return cls(proc, master=master, pty=pty, writer=pty.writer if stdin else None, readers=[(1, pty.reader)])
+
+    async def _pump(self, channel: int, reader: asyncio.StreamReader) -> None:
+        try:
+            while chunk := await read_chunk(reader):
+                self._queue.put_nowait((channel, chunk))
+        finally:
+            self._open -= 1
+            if self._open == 0:
+                self._queue.put_nowait(None)
+
+    async def output(self) -> tuple[int, bytes] | None:
+        item = await self._queue.get()
+        if item is None:
+            self._queue.put_nowait(None)  # stays ended for every later call
+        return item
+
+    async def stdin(self, data: bytes | None) -> None:
+        writer = self._writer
+        if writer is None or writer.is_closing():
+            return
+        try:
+            if data is None:
+                if self._master is not None:
+                    writer.write(_EOT)
+                    await writer.drain()
+                else:
+                    writer.close()
+                return
+            writer.write(data)
+            await writer.drain()
+        except (ConnectionError, OSError):
+            self._writer = None  # the command closed its stdin; what follows is dropped, as a pipe would
+
+    def resize(self, width: int, height: int) -> None:
+        if self._master is not None:
+            with contextlib.suppress(OSError):
+                set_window_size(self._master, width, height)
+
+    async def wait(self) -> int:
+        rc = await self._proc.wait()
+        return rc if rc >= 0 else 128 - rc
+
+    async def cancel(self) -> None:
+        if self._cancelled:
+            return
+        self._cancelled = True
+        if self._proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            await self._proc.wait()
+        for task in self._pumps:
+            task.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.close()
+        if self._pty is not None:
+            self._pty.close()
+        if self._master is not None:
+            os.close(self._master)
+            self._master = None
