@@ -75,6 +75,7 @@ def _node_config(args: argparse.Namespace) -> NodeConfig:
 async def _run_node(args: argparse.Namespace, *, with_apiserver: bool) -> int:
     from .apiserver import LocalApiServer
     from .node import LocalNode, NetworkError, load_kubeconfig, missing_requirements, node_gateway
+    from .node.portforward import PodPorts
 
     command = f"{args.command} --kubeconfig {args.kubeconfig}"
     if (problem := missing_requirements(command)) is not None:
@@ -107,6 +108,7 @@ async def _run_node(args: argparse.Namespace, *, with_apiserver: bool) -> int:
         if server is not None:
             server.log_provider = node.agent.serve_logs
             server.exec_provider = node.agent
+            server.portforward_provider = PodPorts(node.agent)
             print(f"localcluster: API server on {server.url}; kubeconfig {args.kubeconfig}", flush=True)
         print(f"localcluster: node {args.node_name} (pods {args.pod_cidr}, services {args.service_cidr}); "
               "Ctrl-C stops and cleans up", flush=True)

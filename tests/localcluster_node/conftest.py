@@ -20,6 +20,7 @@ import pytest
 from e2e.localcluster.apiserver import LocalApiServer
 from e2e.localcluster.apiserver.auth.setup import enable_rbac
 from e2e.localcluster.node import LocalNode, NodeConfig, PrefixLock, load_kubeconfig, missing_requirements, node_gateway
+from e2e.localcluster.node.portforward import PodPorts
 
 PREFIX = "lct"
 POD_CIDR = "10.250.0.0/16"
@@ -133,6 +134,7 @@ async def _run_node(server: LocalApiServer, tmp_path: Path) -> AsyncIterator[Clu
         await node.start()
         server.log_provider = node.agent.serve_logs
         server.exec_provider = node.agent
+        server.portforward_provider = PodPorts(node.agent)
         async with asyncio.timeout(10):
             await node.agent.registered.wait()
         yield Cluster(server, node, tmp_path / "kubeconfig")

@@ -44,6 +44,8 @@ from .controllers.runner import Controllers
 from .errors import ApiError
 from .faults import Faults
 from .http.app import USER, build_app
+from .http.portforward import PortForwardProvider, authorize_create
+from .http.portforward import serve as serve_port_forward
 from .http.streaming import ExecProvider
 from .http.streaming import serve as serve_stream
 from .schema import crds
@@ -108,6 +110,7 @@ class LocalApiServer:
         self.controllers = Controllers(self.api, service_cidr=service_cidr)
         self.log_provider: LogProvider | None = None
         self.exec_provider: ExecProvider | None = None  # pods/exec and pods/attach (the node agent, set by up)
+        self.portforward_provider: PortForwardProvider | None = None  # pods/portforward (the node, set by up)
         self.sim_node = _simulated_node(self.api) if simulate_node else None
         self._sim_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
@@ -224,6 +227,12 @@ class LocalApiServer:
         assert rt is not None
         return await serve_stream(request, self.api.get(rt, namespace, name), subresource, self.exec_provider,
                                   self.authorizer, request[USER])
+
+    async def pod_port_forward(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
+        authorize_create(self.authorizer, request[USER], namespace, name)
+        rt = self.registry.lookup("", "v1", "pods")
+        assert rt is not None
+        return await serve_port_forward(request, self.api.get(rt, namespace, name), self.portforward_provider)
 
     def deprecation_warnings(self, rt: ResourceType) -> list[str]:
         if rt.group_resource == ("", "endpoints"):

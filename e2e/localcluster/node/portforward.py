@@ -19,6 +19,7 @@ inside the namespace; this node dials the pod's address).
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Protocol
 
 from .pods import PodRunner
@@ -41,7 +42,7 @@ def connect_failure(netns: str, ip: str, port: int, reason: str) -> str:
 
 def reason_of(exc: OSError) -> str:
     """Go's lower-case text of a socket error (`connection refused`), from Python's."""
-    text = exc.strerror or str(exc) or type(exc).__name__
+    text = os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__
     return text[:1].lower() + text[1:]
 
 

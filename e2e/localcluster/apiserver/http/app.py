@@ -90,6 +90,8 @@ class Backend(Protocol):
     async def pod_stream(self, request: web.Request, namespace: str, name: str,
                          subresource: str) -> web.StreamResponse: ...
 
+    async def pod_port_forward(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse: ...
+
     def deprecation_warnings(self, rt: ResourceType) -> list[str]: ...
 
     def set_gc_paused(self, paused: bool) -> None: ...
@@ -278,6 +280,8 @@ class _Handler:
             return await self._watch(request, rp, rt)
         if m in ("GET", "POST") and rp.subresource in ("exec", "attach"):
             return await self.s.pod_stream(request, rp.namespace, rp.name, rp.subresource)
+        if rp.subresource == "portforward":
+            return await self.s.pod_port_forward(request, rp.namespace, rp.name)
         if m == "GET" and rp.subresource == "log":
             return await self.s.pod_log(rp.namespace, rp.name, dict(q))
         if rp.subresource == "scale" and scale.is_scalable(rt):

@@ -13,19 +13,21 @@ Guarantees:
    gets kubelet's `error processing stream for request N: ... already assigned` on the pair's error stream.
 2. For a complete pair, bytes from the data stream reach the pod's port and the pod's answer comes back on
    the data stream, in order, without a size limit (no SPDY window is waited for: see spdy.py). A FIN from
-   kubectl half-closes the pod connection; the pod closing its side sends FIN on the data stream and then
-   closes the error stream, which ends kubectl's handling of that connection. A RST_STREAM from kubectl
-   closes the pod connection at once.
+   kubectl half-closes the pod connection; the pod closing its side sends FIN on the data stream. Once
+   either direction has ended the other gets `LINGER_S` (1 s, as containerd's port-forward gives it) to end
+   too; then the pod connection is closed and the error stream gets its FIN, which ends kubectl's handling
+   of that connection. A RST_STREAM from kubectl closes the pod connection at once.
 3. A provider that cannot connect raises `OSError`; its message (the kubelet's `error forwarding port P to
    pod ..., uid ...: ...`) is written to the error stream, then both streams are closed.
 4. Pairs are independent: many local connections are forwarded at once over one tunnel.
 5. PINGs from kubectl are answered; a GOAWAY, the WebSocket's close or a malformed frame ends the tunnel,
    and then every pod connection of it is closed and no task of it is left.
-6. The HTTP shell refuses before any upgrade, with kube's Status: an unknown pod (404), a pod without a node
-   (400 `pod NAME does not have a host assigned`), a caller not allowed `create` on `pods/portforward` (403;
-   kube asks `create` for the WebSocket GET too), no node agent (400), a GET that is not a WebSocket upgrade
-   or offers no supported subprotocol (400), and the SPDY upgrade by POST (400; kubectl 1.37 uses it only
-   when the WebSocket upgrade itself fails).
+6. The HTTP shell refuses before any upgrade, with kube's Status: a pod without a node (400 `pod NAME does
+   not have a host assigned`), no node agent (400), a GET that is not a WebSocket upgrade (400) or offers
+   no supported subprotocol (400 `requested protocol(s) are not supported`, from streaming/websocket.py),
+   and the SPDY upgrade by POST (400; kubectl 1.37 uses it only when the WebSocket upgrade itself fails).
+   The caller (the server) answers an unknown pod (404) and a caller without `create` on
+   `pods/portforward` (403; kube asks `create` for the WebSocket GET too) with `authorize_create`.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from e2e.localcluster.apiserver.auth.user import UserInfo
 from e2e.localcluster.apiserver.errors import ApiError, bad_request
 
 from . import spdy
+from .streaming.websocket import is_websocket_request, negotiate, upgrade
 
 log = logging.getLogger(__name__)
 PROTOCOL = "portforward.k8s.io"
@@ -199,6 +202,7 @@ class Session:
                         await task
         finally:
             data.open = error.open = False
+            _drop_into(data.inbound, None)  # frees a tunnel reader waiting for room in this queue
             if writer is not None:
                 writer.close()
             for stream in (data, error):
@@ -264,11 +268,6 @@ def authorize_create(authorizer: Authorizer, user: UserInfo, namespace: str, nam
         raise forbidden(attrs, reason)
 
 
-def _offers_tunnel(request: web.Request) -> bool:
-    offered = ",".join(request.headers.getall("Sec-WebSocket-Protocol", []))
-    return TUNNEL_PROTOCOL in [p.strip() for p in offered.split(",")]
-
-
 async def serve(request: web.Request, pod: dict[str, Any],
                 provider: PortForwardProvider | None) -> web.StreamResponse:
     """Answer the WebSocket upgrade and run the tunnel until kubectl or the server ends it (the caller has
@@ -281,11 +280,9 @@ async def serve(request: web.Request, pod: dict[str, Any],
     if request.method == "POST":
         raise bad_request("the SPDY upgrade of pods/portforward is not served here: use kubectl 1.31 or newer, "
                           f"which opens a WebSocket ({TUNNEL_PROTOCOL})")
-    is_ws = request.headers.get("Upgrade", "").lower() == "websocket"
-    if request.method != "GET" or not is_ws or not _offers_tunnel(request):
+    if not is_websocket_request(request):
         raise bad_request(f"pods/portforward needs a WebSocket upgrade offering the subprotocol {TUNNEL_PROTOCOL}")
-    ws = web.WebSocketResponse(protocols=(TUNNEL_PROTOCOL,), autoping=True, max_msg_size=16 * 1024 * 1024)
-    await ws.prepare(request)
+    ws = await upgrade(request, negotiate(request, (TUNNEL_PROTOCOL,)))
 
     async def opener(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         return await provider.open_port(namespace, name, port)

@@ -185,20 +185,21 @@ def decode_header_block(raw: bytes) -> HeaderBlock:
         (count,) = struct.unpack_from(">I", raw, 0)
         pos, block = 4, HeaderBlock()
         for _ in range(count):
-            (n,) = struct.unpack_from(">I", raw, pos)
-            name = raw[pos + 4:pos + 4 + n].decode()
-            pos += 4 + n
-            (n,) = struct.unpack_from(">I", raw, pos)
-            if pos + 4 + n > len(raw):
-                raise SpdyError("header block: a value runs past the block's end")
-            value = raw[pos + 4:pos + 4 + n].decode()
-            pos += 4 + n
+            name, pos = _string(raw, pos, "name")
+            value, pos = _string(raw, pos, "value")
             block.setdefault(name.lower(), []).extend(value.split("\x00"))
     except (struct.error, UnicodeDecodeError) as exc:
         raise SpdyError(f"header block does not parse: {exc}") from exc
     if pos != len(raw):
         raise SpdyError(f"header block has {len(raw) - pos} bytes after its {count} headers")
     return block
+
+
+def _string(raw: bytes, pos: int, what: str) -> tuple[str, int]:
+    (n,) = struct.unpack_from(">I", raw, pos)
+    if pos + 4 + n > len(raw):
+        raise SpdyError(f"header block: a {what} runs past the block's end")
+    return raw[pos + 4:pos + 4 + n].decode(), pos + 4 + n
 
 
 def _control(ftype: FrameType, flags: int, payload: bytes) -> bytes:

@@ -89,7 +89,7 @@ BUILTINS: tuple[ResourceType, ...] = (
     _core("Node", "nodes", namespaced=False, short_names=("no",), subresources=("status",),
           field_selectors=("metadata.name", "spec.unschedulable")),
     _core("Pod", "pods", short_names=("po",), generation=True, categories=("all",),
-          subresources=("status", "binding", "log", "exec", "attach"),
+          subresources=("status", "binding", "log", "exec", "attach", "portforward"),
           field_selectors=("metadata.name", "metadata.namespace", "spec.nodeName", "spec.restartPolicy",
                            "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork",
                            "status.phase", "status.podIP", "status.nominatedNodeName")),
