@@ -44,7 +44,7 @@ from .controllers.runner import Controllers
 from .errors import ApiError
 from .faults import Faults
 from .http.app import USER, build_app
-from .http.portforward import PortForwardProvider, authorize_create
+from .http.portforward import PortForwardProvider
 from .http.portforward import serve as serve_port_forward
 from .http.streaming import ExecProvider
 from .http.streaming import serve as serve_stream
@@ -229,8 +229,7 @@ class LocalApiServer:
                                   self.authorizer, request[USER])
 
     async def pod_port_forward(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
-        authorize_create(self.authorizer, request[USER], namespace, name)
-        rt = self.registry.lookup("", "v1", "pods")
+        rt = self.registry.lookup("", "v1", "pods")  # authorized before (create, for the WebSocket GET too)
         assert rt is not None
         return await serve_port_forward(request, self.api.get(rt, namespace, name), self.portforward_provider)
 

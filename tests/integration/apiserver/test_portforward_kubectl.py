@@ -7,6 +7,7 @@ the node tests (tests/localcluster_node/test_portforward.py) do the same against
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -295,3 +296,38 @@ async def test_port_forward_needs_create_on_pods_portforward_as_kube_asks_for_th
     finally:
         await server.stop()
         await backends.close()
+
+
+async def test_a_killed_kubectl_leaves_no_connection_to_the_pod(
+        cluster: tuple[LocalApiServer, Ports, Backends], kubeconfig: Path, kubectl_bin: str) -> None:
+    server, _, backends = cluster
+    await apply(kubectl_bin, kubeconfig, pod("echo"))
+    await running(server, "echo")
+    pf = await run_port_forward(kubectl_bin, kubeconfig, "pod/echo", ":7000")
+    reader, writer = await asyncio.open_connection("127.0.0.1", pf.local_port)
+    writer.write(b"open")
+    assert await reader.readexactly(4) == b"open"
+    pf.proc.kill()
+    assert await pf.wait() == -9
+    async with asyncio.timeout(20):
+        await backends.pod_side_closed.wait()
+    writer.close()
+
+
+async def test_a_server_that_stops_ends_kubectl_with_lost_connection_and_logs_no_error(
+        cluster: tuple[LocalApiServer, Ports, Backends], kubeconfig: Path, kubectl_bin: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    server, _, backends = cluster
+    await apply(kubectl_bin, kubeconfig, pod("echo"))
+    await running(server, "echo")
+    pf = await run_port_forward(kubectl_bin, kubeconfig, "pod/echo", ":7000")
+    reader, writer = await asyncio.open_connection("127.0.0.1", pf.local_port)
+    writer.write(b"open")
+    assert await reader.readexactly(4) == b"open"
+    await server.stop()
+    assert await pf.wait() == 1
+    assert "error: lost connection to pod" in pf.stderr
+    async with asyncio.timeout(20):
+        await backends.pod_side_closed.wait()
+    writer.close()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

@@ -26,8 +26,8 @@ Guarantees:
    not have a host assigned`), no node agent (400), a GET that is not a WebSocket upgrade (400) or offers
    no supported subprotocol (400 `requested protocol(s) are not supported`, from streaming/websocket.py),
    and the SPDY upgrade by POST (400; kubectl 1.37 uses it only when the WebSocket upgrade itself fails).
-   The caller (the server) answers an unknown pod (404) and a caller without `create` on
-   `pods/portforward` (403; kube asks `create` for the WebSocket GET too) with `authorize_create`.
+   Before it, the server answers a caller without `create` on `pods/portforward` (403: auth.authorize asks
+   it for the WebSocket GET too, as kube-apiserver 1.35+ does) and an unknown pod (404).
 """
 
 from __future__ import annotations
@@ -41,9 +41,6 @@ from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 
-from e2e.localcluster.apiserver.auth.attributes import Authorizer, RequestAttributes
-from e2e.localcluster.apiserver.auth.forbidden import forbidden
-from e2e.localcluster.apiserver.auth.user import UserInfo
 from e2e.localcluster.apiserver.errors import ApiError, bad_request
 
 from . import spdy
@@ -258,14 +255,6 @@ def pod_refusal(pod: dict[str, Any]) -> ApiError | None:
         name = (pod.get("metadata") or {}).get("name", "")
         return bad_request(f"pod {name} does not have a host assigned")
     return None
-
-
-def authorize_create(authorizer: Authorizer, user: UserInfo, namespace: str, name: str) -> None:
-    attrs = RequestAttributes(user=user, verb="create", resource_request=True, api_version="v1", resource="pods",
-                              subresource="portforward", namespace=namespace, name=name)
-    allowed, reason = authorizer.authorize(attrs)
-    if not allowed:
-        raise forbidden(attrs, reason)
 
 
 async def serve(request: web.Request, pod: dict[str, Any],
