@@ -43,6 +43,7 @@ from rayservice.controller.rayservice.pass_values import (
     PassPlan,
     ServePut,
     ServeState,
+    StatusEvents,
     Submitted,
     Switch,
 )
@@ -131,6 +132,7 @@ __all__ = [
     "ServePut",
     "ServeState",
     "ServiceCheck",
+    "StatusEvents",
     "Submitted",
     "Switch",
     "active_health",

@@ -44,10 +44,9 @@ from rayservice.controller.objects import (
 )
 from rayservice.controller.rayservice.deps import Deps
 from rayservice.controller.rayservice.desired import desired_cluster
-from rayservice.controller.rayservice.pass_values import Observed, PassPlan, ServePut, Submitted, Switch
+from rayservice.controller.rayservice.pass_values import Observed, PassPlan, ServePut, StatusEvents, Submitted, Switch
 from rayservice.controller.rayservice.plan import status_events
 from rayservice.controller.rayservice.serve_diff import LastPut, config_digest
-from rayservice.controller.rayservice.status import REASON_VALIDATION_FAILED
 from rayservice.controller.rayservice.upgrade import recorded_clusters
 from rayservice.controller.rayservice.validate import ServiceCheck
 from rayservice.controller.rayservice.writes import (
@@ -63,6 +62,9 @@ from rayservice.ray import DashboardError
 REASON_SUBMITTED: Final = "SubmittedServeConfig"
 REASON_SUBMIT_FAILED: Final = "FailedToSubmitServeConfig"
 REASON_SWITCHED: Final = "SwitchedTraffic"
+REASON_VALIDATION_FAILED: Final = "ValidationFailed"
+REASON_IGNORED_FIELDS: Final = "IgnoredFields"
+REASON_SERVE_CONFIG_WARNING: Final = "ServeConfigWarning"
 
 _log = structlog.get_logger(__name__)
 
@@ -137,10 +139,7 @@ async def commit(service: RawObject, status: Mapping[str, Any], check: ServiceCh
         deps.kube, RAY_SERVICES, service, status, deps.written, wake_on_echo=bool(released)
     )
     if stored is not None:
-        for type_, reason, message in status_events(service, status, check):
-            if reason == REASON_VALIDATION_FAILED:
-                _log.info("rayservice_invalid", message=message)
-            await deps.events.emit(service, type_, reason, message)
+        await _emit_status_events(service, status_events(service, status, check), deps)
     stored = stored if stored is not None else service
     conditions = rayservice_status(stored).get("conditions")
     deps.metrics.service_observed(
@@ -150,6 +149,16 @@ async def commit(service: RawObject, status: Mapping[str, Any], check: ServiceCh
         upgrading=(find_condition(conditions, CONDITION_UPGRADE_IN_PROGRESS) or {}).get("status") == "True",
     )
     return stored
+
+
+async def _emit_status_events(service: RawObject, events: StatusEvents, deps: Deps) -> None:
+    if events.ignored_fields:
+        await deps.events.emit(service, WARNING, REASON_IGNORED_FIELDS, events.ignored_fields)
+    if events.serve_config_warnings:
+        await deps.events.emit(service, WARNING, REASON_SERVE_CONFIG_WARNING, events.serve_config_warnings)
+    if events.validation_failed:
+        _log.info("rayservice_invalid", message=events.validation_failed)
+        await deps.events.emit(service, WARNING, REASON_VALIDATION_FAILED, events.validation_failed)
 
 
 def _note_health(plan: PassPlan, observed: Observed, deps: Deps) -> None:

@@ -97,8 +97,13 @@ class Switch:
     upgrade_s: float | None = None
 
 
-Event = tuple[str, str, str]
-"""An event to emit on the RayService: type, reason, message."""
+@dataclass(frozen=True, slots=True)
+class StatusEvents:
+    """The Warning events a status write records, by message; an empty message: no such event."""
+
+    ignored_fields: str = ""
+    serve_config_warnings: str = ""
+    validation_failed: str = ""
 
 
 @dataclass(frozen=True, slots=True)

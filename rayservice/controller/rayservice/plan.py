@@ -26,10 +26,9 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from rayservice.api.rayservice import CONDITION_READY
-from rayservice.controller.events import WARNING
 from rayservice.controller.objects import (
     RawObject,
     find_condition,
@@ -44,11 +43,11 @@ from rayservice.controller.objects import (
 )
 from rayservice.controller.rayservice.desired import desired_head_service, desired_serve_service
 from rayservice.controller.rayservice.pass_values import (
-    Event,
     Notes,
     Observed,
     PassPlan,
     ServePut,
+    StatusEvents,
     Submitted,
     Switch,
 )
@@ -72,9 +71,6 @@ from rayservice.controller.rayservice.status import (
 from rayservice.controller.rayservice.upgrade import ClusterPlan, cluster_facts, decide, deletion_deadline
 from rayservice.controller.rayservice.validate import ServiceCheck
 from rayservice.ray import as_status_field, is_converging
-
-REASON_IGNORED_FIELDS: Final = "IgnoredFields"
-REASON_SERVE_CONFIG_WARNING: Final = "ServeConfigWarning"
 
 
 def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:
@@ -185,22 +181,20 @@ def pass_requeue_s(
     return requeue_after_s(valid=True, pace=pace, ray_failures=failures, wake_in_s=wake_in_s, jitter=jitter)
 
 
-def status_events(service: RawObject, status: Mapping[str, Any], check: ServiceCheck) -> list[Event]:
+def status_events(service: RawObject, status: Mapping[str, Any], check: ServiceCheck) -> StatusEvents:
     """The events a status write records, emitted after it (a pass on a stale cache gets 409 and repeats none):
-    ``IgnoredFields`` and ``ServeConfigWarning`` once per generation, ``ValidationFailed`` per distinct message."""
-    events: list[Event] = []
+    ignored fields and Serve config warnings once per generation, a validation failure per distinct message."""
+    ignored = warnings = invalid = ""
     generation = generation_of(service)
     if generation is not None and generation != rayservice_status(service).get("observedGeneration"):
         if check.ignored:
-            fields = ", ".join(f"spec.{field}" for field in check.ignored)
-            events.append((WARNING, REASON_IGNORED_FIELDS, f"Accepted but not acted on: {fields}"))
-        if check.warnings:
-            events.append((WARNING, REASON_SERVE_CONFIG_WARNING, "; ".join(str(w) for w in check.warnings)))
+            ignored = "Accepted but not acted on: " + ", ".join(f"spec.{field}" for field in check.ignored)
+        warnings = "; ".join(str(warning) for warning in check.warnings)
     before = find_condition(rayservice_status(service).get("conditions"), CONDITION_READY) or {}
     after = find_condition(status.get("conditions"), CONDITION_READY) or {}
     if after.get("reason") == REASON_VALIDATION_FAILED and before.get("message") != after.get("message"):
-        events.append((WARNING, REASON_VALIDATION_FAILED, str(after.get("message", ""))))
-    return events
+        invalid = str(after.get("message", ""))
+    return StatusEvents(ignored, warnings, invalid)
 
 
 def _starting(
