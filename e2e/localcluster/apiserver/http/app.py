@@ -268,6 +268,9 @@ class _Handler:
                 ApiError(404, "NotFound", "the server could not find the requested resource", {}))
         if rt.namespaced and not rp.namespace and request.method != "GET":
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
+        if request.method == "GET" and not rp.name and not rp.subresource and "list" not in rt.verbs:
+            # a create-only kind (the reviews): kube-apiserver has no GET route for its collection
+            raise errors.method_not_allowed("the server does not allow this method on the requested resource")
         q = request.query
         api = self.s.api
         api.current_manager = q.get("fieldManager") or info.user_agent.split("/")[0] or "unknown"
@@ -473,7 +476,13 @@ class _Handler:
         for w in self.s.deprecation_warnings(rt):
             resp.headers.add("Warning", bodies.warning_header(w))
 
+        accept = tables.parse_accept(request.headers.get("Accept", ""))
+        as_table = tables.TableWatchEvents(rt, api_version=accept.api_version,
+                                           include_object=q.get("includeObject", "Metadata"))
+
         async def send(event: dict[str, Any]) -> None:
+            if accept.kind == "table":
+                event = as_table(event, datetime.now(UTC))
             await resp.write(encode(event))
 
         try:

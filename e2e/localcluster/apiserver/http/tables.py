@@ -10,10 +10,15 @@ Guarantees:
    additionalPrinterColumns (an `Age` column when it declares none) or a built-in kind's printer; cells from
    simple JSONPath with the column's type (`integer`, `number`, `boolean`, `string`, `date` as an age like
    "0s" or "3h"), `null` where the path finds nothing; `rows[].object` is a PartialObjectMetadata for
-   `includeObject=Metadata` (the default), `null` for `None`, the object for `Object`.
+   `includeObject=Metadata` (the default), `null` for `None`, for `Object` the whole object with its `kind` and
+   `apiVersion` (a built-in list's items carry neither; kubectl decodes each row's object by them, e.g. for
+   `--sort-by`, and without them prints an empty `NAME AGE` table).
 3. Table metadata carries the list's resourceVersion (the object's for a single GET) and, when paging, `continue`
    and `remainingItemCount`. `no_headers=True` (watch events after the first) gives `columnDefinitions: null`.
 4. `to_partial_object_metadata_list` gives a PartialObjectMetadataList (or a single PartialObjectMetadata).
+5. `TableWatchEvents` turns a watch's ADDED/MODIFIED/DELETED events into events whose object is a one-row Table
+   (the first with its columnDefinitions, later ones `null`), as kube-apiserver answers a watch that accepts
+   Tables (`kubectl get -w` keeps the list's columns for what changes); BOOKMARK and ERROR events pass as they are.
 
 Not guaranteed: protobuf or CBOR encodings; Table as YAML.
 
@@ -126,7 +131,7 @@ def to_table(rt: ResourceType, objects: list[dict[str, Any]], *, list_rv: str, i
         if include_object == "None":
             row_object: Any = None
         elif include_object == "Object":
-            row_object = obj
+            row_object = {"apiVersion": rt.api_version, "kind": rt.kind, **obj}
         else:
             row_object = partial_object_metadata(obj, api_version)
         rows.append({"cells": row_fn(obj, now), "object": row_object})
@@ -148,6 +153,24 @@ def to_partial_object_metadata_list(rt: ResourceType, objects: list[dict[str, An
     return {"kind": "PartialObjectMetadataList", "apiVersion": api_version,
             "metadata": _list_meta(list_rv, continue_token, remaining_item_count),
             "items": [partial_object_metadata(o, api_version) for o in objects]}
+
+
+class TableWatchEvents:
+    """Guarantee 5, per watch stream: call it on each event in order."""
+
+    def __init__(self, rt: ResourceType, *, api_version: str = META_V1, include_object: str = "Metadata") -> None:
+        self.rt, self.api_version, self.include_object = rt, api_version, include_object
+        self._headers_sent = False
+
+    def __call__(self, event: dict[str, Any], now: datetime) -> dict[str, Any]:
+        if event.get("type") not in ("ADDED", "MODIFIED", "DELETED"):
+            return event
+        obj = event["object"]
+        rv = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+        table = to_table(self.rt, [obj], list_rv=rv, include_object=self.include_object, now=now,
+                         api_version=self.api_version, single=True, no_headers=self._headers_sent)
+        self._headers_sent = True
+        return {"type": event["type"], "object": table}
 
 
 # ---- custom kinds -------------------------------------------------------------------------------------------------
