@@ -105,7 +105,7 @@ def test_core_aggregated_discovery_describes_pods_with_their_subresources() -> N
     assert [(s["subresource"], s["responseKind"]["kind"], s["verbs"]) for s in pods["subresources"]] == [
         ("attach", "PodAttachOptions", ["create", "get"]), ("binding", "Binding", ["create"]),
         ("exec", "PodExecOptions", ["create", "get"]), ("log", "Pod", ["get"]),
-        ("status", "Pod", ["get", "patch", "update"])]
+        ("portforward", "PodPortForwardOptions", ["create", "get"]), ("status", "Pod", ["get", "patch", "update"])]
 
 
 def test_unknown_groups_and_versions_are_not_found() -> None:

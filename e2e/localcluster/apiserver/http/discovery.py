@@ -44,6 +44,7 @@ _SUBRESOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "token": ("authentication.k8s.io", "v1", "TokenRequest", ("create",)),
     "exec": ("", "", "PodExecOptions", ("create", "get")),
     "attach": ("", "", "PodAttachOptions", ("create", "get")),
+    "portforward": ("", "", "PodPortForwardOptions", ("create", "get")),
 }
 _KUBE_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
 
