@@ -480,10 +480,11 @@ class _Handler:
         as_table = tables.TableWatchEvents(rt, api_version=accept.api_version,
                                            include_object=q.get("includeObject", "Metadata"))
 
-        async def send(event: dict[str, Any]) -> None:
+        async def send(events: list[dict[str, Any]]) -> None:
             if accept.kind == "table":
-                event = as_table(event, datetime.now(UTC))
-            await resp.write(encode(event))
+                now = datetime.now(UTC)
+                events = [as_table(event, now) for event in events]
+            await resp.write(b"".join(encode(event) for event in events))  # one write per batch
 
         try:
             await resp.prepare(request)

@@ -11,6 +11,11 @@ Guarantees:
    events with a BOOKMARK annotated `k8s.io/initial-events-end` when bookmarks are allowed.
 5. With `allowWatchBookmarks`, a BOOKMARK with the store's current resourceVersion is sent every
    `bookmark_interval_s`; `timeoutSeconds` ends the stream after that many seconds.
+6. Events go to `send` in batches, in order: the initial events in runs of at most `MAX_BATCH`, then every event
+   already queued when the watcher wakes (at most `MAX_BATCH`). The HTTP layer writes a batch at once, so a burst
+   of writes costs a watcher one transport write (one TLS record run, one send call), not one per event;
+   newline-delimited JSON keeps the events apart. A batch never reaches past the end of the subscription, and a
+   BOOKMARK is only sent when nothing is queued, so its resourceVersion never overtakes an unsent event.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from e2e.localcluster.apiserver.storage import fieldselectors, selectors
 from e2e.localcluster.apiserver.storage.objects import meta
 from e2e.localcluster.apiserver.storage.store import Event, Obj, Store, Subscription, TooOld
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Send = Callable[[list[dict[str, Any]]], Awaitable[None]]  # events in order, to be written together
+MAX_BATCH = 256  # events per write: ~100 kB of typical objects, so one slow batch never holds much memory
 
 
 @dataclass
@@ -135,8 +141,8 @@ class Watcher:
     async def run(self, send: Send, stop: asyncio.Event) -> None:
         """Send the initial events, then follow the subscription (after `open`)."""
         try:
-            for item in self._first:
-                await send(item)
+            for i in range(0, len(self._first), MAX_BATCH):
+                await send(self._first[i:i + MAX_BATCH])
             if self._sub is not None:
                 await self._follow(self._sub, send, stop)
         finally:
@@ -154,33 +160,52 @@ class Watcher:
         next_bookmark = loop.time() + self.bookmark_interval_s
         stop_wait = asyncio.ensure_future(stop.wait())
         try:
-            while True:
+            while not stop.is_set():
                 now = loop.time()
                 wait = next_bookmark - now if self.opts.allow_bookmarks else 3600.0
                 if deadline is not None:
                     wait = min(wait, deadline - now)
                     if wait <= 0:
                         return
-                get = asyncio.ensure_future(sub.queue.get())
-                done, _ = await asyncio.wait({get, stop_wait}, timeout=max(wait, 0),
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if stop_wait in done:
-                    get.cancel()
-                    return
-                if get not in done:
-                    get.cancel()
-                    if self.opts.allow_bookmarks and loop.time() >= next_bookmark:
-                        await send(self._bookmark())
-                        next_bookmark = loop.time() + self.bookmark_interval_s
-                    continue
-                ev = get.result()
-                if ev is None:
-                    return
-                out = self.translate(ev)
-                if out is not None:
+                events, ended = take_queued(sub.queue, MAX_BATCH)
+                if not events and not ended:
+                    # nothing queued: sleep until an event, the stop, a bookmark or the deadline
+                    get = asyncio.ensure_future(sub.queue.get())
+                    done, _ = await asyncio.wait({get, stop_wait}, timeout=max(wait, 0),
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                    if stop_wait in done:
+                        get.cancel()
+                        return
+                    if get not in done:
+                        get.cancel()
+                        if self.opts.allow_bookmarks and loop.time() >= next_bookmark:
+                            await send([self._bookmark()])
+                            next_bookmark = loop.time() + self.bookmark_interval_s
+                        continue
+                    first = get.result()
+                    if first is None:
+                        return
+                    events, ended = take_queued(sub.queue, MAX_BATCH - 1)
+                    events.insert(0, first)
+                out = [e for e in (self.translate(ev) for ev in events) if e is not None]
+                if out:
                     await send(out)
+                if ended:
+                    return
         finally:
             stop_wait.cancel()
+
+
+def take_queued(queue: asyncio.Queue[Event | None], limit: int) -> tuple[builtins.list[Event], bool]:
+    """Up to `limit` events already in `queue`, without waiting, and whether the end marker (None) came next
+    (it is consumed: the subscription is over)."""
+    events: builtins.list[Event] = []
+    while len(events) < limit and not queue.empty():
+        ev = queue.get_nowait()
+        if ev is None:
+            return events, True
+        events.append(ev)
+    return events, False
 
 
 def _expired(message: str) -> dict[str, Any]:
