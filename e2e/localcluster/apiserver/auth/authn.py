@@ -16,6 +16,10 @@ Guarantees:
    old insecure port; tokens are still checked, so ServiceAccount behaviour can be tested without TLS.
 5. The 401 is exactly kube's Status: `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
    "message":"Unauthorized","reason":"Unauthorized","code":401}`; why it failed is never sent to the client.
+6. A client certificate's identity is read once per TLS connection: the peer certificate object a connection
+   hands out (`get_extra_info("peercert")`, made once at its handshake) maps to the same user on every request of
+   that connection, since a TLS connection's peer cannot change. The cache is bounded (`PEER_CACHE_SIZE`) and
+   holds the certificate object itself, so a new connection never inherits an old one's answer.
 
 Pure apart from the store reads of bound objects; the caller passes the header, the peer certificate and now.
 """
@@ -32,6 +36,7 @@ from .tokens import InvalidToken, ObjectGetter, TokenIssuer, check_bound_objects
 from .user import ADMIN, ANONYMOUS, UNAUTHENTICATED, UserInfo
 
 ANONYMOUS_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+PEER_CACHE_SIZE = 4096  # connections whose identity is remembered; beyond it the oldest is read again
 ANONYMOUS_USER = UserInfo(name=ANONYMOUS, groups=(UNAUTHENTICATED,))
 
 
@@ -62,10 +67,12 @@ class Authenticator:
         self.getter = getter
         self.now = now
         self.insecure = insecure
+        # id(peercert) -> (that object, its user): holding the object keeps its id from being reused
+        self._peers: dict[int, tuple[Any, UserInfo | None]] = {}
 
     def authenticate(self, *, path: str, authorization: str | None, peercert: Any) -> UserInfo:
         """The request's user, or raise the 401 `ApiError`."""
-        user = peer_user(peercert)
+        user = None if peercert is None else self._peer_user(peercert)
         if user is not None:
             return user
         token = bearer_token(authorization)
@@ -76,6 +83,16 @@ class Authenticator:
         if is_anonymous_path(path):
             return ANONYMOUS_USER
         raise unauthorized()
+
+    def _peer_user(self, peercert: Any) -> UserInfo | None:
+        hit = self._peers.get(id(peercert))
+        if hit is not None and hit[0] is peercert:
+            return hit[1]
+        user = peer_user(peercert)
+        if len(self._peers) >= PEER_CACHE_SIZE:
+            del self._peers[next(iter(self._peers))]  # the oldest entry (dicts keep insertion order)
+        self._peers[id(peercert)] = (peercert, user)
+        return user
 
     def authenticate_token(self, token: str) -> UserInfo:
         """The ServiceAccount a bearer token names (TokenReview uses this too), or raise the 401."""
