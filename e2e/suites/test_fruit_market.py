@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from e2e import observe as ob
-from e2e.localstack import LocalStack, wait_for
+from e2e.localstack import OPERATOR_NAMESPACE, LocalStack, wait_for
 from e2e.suites.conftest import PREFIX
 from e2e.suites.load import Load, timeline
 
@@ -332,13 +332,19 @@ def _worker_restarts(stack: LocalStack, cluster: str) -> int:
                for c in (p.get("status") or {}).get("containerStatuses") or [])
 
 
+def _ray_pod_netns() -> dict[str, int]:
+    """The pods' network namespaces but the operator's (its pod stays)."""
+    return {name: inode for name, inode in ob.netns_inodes(PREFIX).items()
+            if not name.startswith(f"{PREFIX}-{OPERATOR_NAMESPACE}-")}
+
+
 @pytest.mark.timeout(300)
 def test_deleting_the_rayservice_removes_every_pod_service_cluster_namespace_and_process(
         sample: LocalStack) -> None:
     stack = sample
     _ensure_sample(stack)
     owned = ob.clusters(stack, NAME)
-    inodes = ob.netns_inodes(PREFIX)
+    inodes = _ray_pod_netns()
     assert len(inodes) == 2 and ob.processes_in(set(inodes.values()))
     t0 = time.monotonic()
     stack.kubectl("delete", "rayservice", NAME, "--wait=false")
@@ -348,7 +354,7 @@ def test_deleting_the_rayservice_removes_every_pod_service_cluster_namespace_and
     wait_for("everything gone", lambda: ob.rayservice(stack, NAME) is None and not ob.clusters(stack, NAME)
              and not ob.pods(stack) and not services(), 180, 0.5)
     gone_s = time.monotonic() - t0
-    wait_for("the pods' namespaces removed", lambda: not ob.netns_inodes(PREFIX), 30)
+    wait_for("the pods' namespaces removed", lambda: not _ray_pod_netns(), 30)
     netns_s = time.monotonic() - t0
     left = ob.processes_in(set(inodes.values()))
     print(f"\ndelete: RayService {NAME}, RayClusters {owned}, their pods and 4 Services gone after {gone_s:.1f} s; "
