@@ -15,7 +15,8 @@ from .conftest import Cluster, requires_root
 pytestmark = [pytest.mark.node, pytest.mark.kubectl, requires_root]
 MiB = 1024 * 1024
 
-# An HTTP server naming its pod on 8080 and a byte echo on 7000, both on all of the pod's addresses.
+# An HTTP server naming its pod on 8080 and a byte echo on 7000, both on all of the pod's addresses, and an echo
+# on 7001 bound to the pod's loopback only.
 SERVER = """
 import http.server, os, socketserver, threading
 class Echo(socketserver.BaseRequestHandler):
@@ -33,6 +34,8 @@ class Hello(http.server.BaseHTTPRequestHandler):
         pass
 socketserver.ThreadingTCPServer.allow_reuse_address = True
 threading.Thread(target=socketserver.ThreadingTCPServer(("", 7000), Echo).serve_forever, daemon=True).start()
+threading.Thread(target=socketserver.ThreadingTCPServer(("127.0.0.1", 7001), Echo).serve_forever,
+                 daemon=True).start()
 http.server.ThreadingHTTPServer(("", 8080), Hello).serve_forever()
 """
 
@@ -61,6 +64,10 @@ async def test_pod_form_reaches_the_pods_http_server_and_carries_mebibytes_over_
         results = await asyncio.gather(*(echo_round_trip(pf.local_port, MiB) for _ in range(3)))
         assert all(sent == received for sent, received in results)
     assert pf.exit_code == 0, pf.stderr
+    async with port_forward(kubectl_bin, cluster.kubeconfig, "pod/web", ":7001") as pf:
+        sent, received = await echo_round_trip(pf.local_port, 1000)  # inside the pod: its localhost counts
+        assert received == sent
+    assert pf.exit_code == 0, pf.stderr
 
 
 async def test_service_and_deployment_forms_forward_to_one_of_the_deployments_pods(
@@ -84,13 +91,10 @@ async def test_service_and_deployment_forms_forward_to_one_of_the_deployments_po
     assert pf.exit_code == 0, pf.stderr
 
 
-async def test_a_port_nothing_listens_on_is_kubelets_error_naming_the_pods_network_namespace(
+async def test_a_port_nothing_listens_on_inside_the_pod_is_kubelets_error_naming_its_network_namespace(
         cluster: Cluster, kubectl_bin: str) -> None:
     cluster.create("pods", {"metadata": {"name": "web"}, "spec": server_spec()})
     await ready(cluster, "web")
-    pod = cluster.get("pods", "web")
-    assert pod is not None
-    ip = pod["status"]["podIP"]
     pf = await run_port_forward(kubectl_bin, cluster.kubeconfig, "pod/web", ":9")
     reader, writer = await asyncio.open_connection("127.0.0.1", pf.local_port)
     async with asyncio.timeout(30):
@@ -100,8 +104,8 @@ async def test_a_port_nothing_listens_on_is_kubelets_error_naming_the_pods_netwo
     netns = next(r.sandbox.names.netns for r in cluster.node.agent.runners.values()
                  if r.pod["metadata"]["name"] == "web")
     assert (f'err="error forwarding port 9 to pod {netns}, uid : failed to execute portforward in network namespace '
-            f'\\"/var/run/netns/{netns}\\": failed to connect to {ip}:9 inside namespace \\"{netns}\\", IPv4: dial '
-            f'tcp4 {ip}:9: connect: connection refused"') in pf.stderr
+            f'\\"/var/run/netns/{netns}\\": failed to connect to localhost:9 inside namespace \\"{netns}\\", IPv4: '
+            'dial tcp4 127.0.0.1:9: connect: connection refused IPv6 dial tcp6 [::1]:9: connect: ') in pf.stderr
     assert "error: lost connection to pod" in pf.stderr
 
 
