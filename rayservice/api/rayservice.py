@@ -13,7 +13,11 @@ Guarantees:
    (``upgrade_type``). The unhealthy thresholds have no default: unset means the check is off.
 5. ``RayServiceStatus`` has exactly the fields of DESIGN §3: serviceStatus, conditions, active and pending
    cluster statuses (cluster name, cluster status, applications with their deployments), numServeEndpoints,
-   observedGeneration, lastUpdateTime.
+   observedGeneration, lastUpdateTime; plus our extension's ``rollout`` (the rollout under way and its
+   deadline) and ``failedRollout`` (the rollout given up).
+6. ``rolloutPolicy`` (our extension; absent: KubeRay's behaviour) refuses a ``timeoutSeconds`` below 1 and an
+   ``onFailure`` other than ``Rollback`` or ``Wait``, in the schema too; ``onFailure`` defaults to ``Rollback``
+   and ``timeoutSeconds`` to 900.
 
 Not guaranteed: that ``serveConfigV2`` parses, or that the legacy form translates to a valid Serve config; the
 reconciler checks both and reports ``ValidationFailed``.
@@ -44,12 +48,16 @@ __all__ = [
     "CONDITION_UPGRADE_IN_PROGRESS",
     "SERVICE_STATUS_RUNNING",
     "ClusterUpgradeOptions",
+    "FailedRollout",
     "RayActorOptions",
     "RayService",
     "RayServiceClusterStatus",
     "RayServiceSpec",
     "RayServiceStatus",
     "RayServiceUpgradeStrategy",
+    "Rollout",
+    "RolloutFailureAction",
+    "RolloutPolicy",
     "ServeApplicationStatus",
     "ServeConfigSpec",
     "ServeDeploymentGraphSpec",
@@ -62,6 +70,7 @@ CONDITION_UPGRADE_IN_PROGRESS: Final = "UpgradeInProgress"
 SERVICE_STATUS_RUNNING: Final = "Running"
 
 UpgradeType = Literal["NewCluster", "None", "NewClusterWithIncrementalUpgrade"]
+RolloutFailureAction = Literal["Rollback", "Wait"]
 
 _LEGACY_NAMES: Final = ("serveConfig", "serveDeploymentGraphConfig")
 
@@ -90,6 +99,17 @@ class RayServiceUpgradeStrategy(SpecModel):
     changes still apply in place); ``NewClusterWithIncrementalUpgrade``: move traffic step by step."""
     cluster_upgrade_options: ClusterUpgradeOptions | None = Field(None, alias="clusterUpgradeOptions")
     """Options of the incremental upgrade."""
+
+
+class RolloutPolicy(SpecModel):
+    """How long a rollout (a pending cluster, or an in-place Serve update) may take, and what happens after."""
+
+    timeout_seconds: int = Field(900, alias="timeoutSeconds", ge=1)
+    """Seconds a pending cluster (from its creation), or an in-place Serve update (from its first submission),
+    has to serve the desired config with every application RUNNING."""
+    on_failure: RolloutFailureAction = Field("Rollback", alias="onFailure")
+    """``Rollback`` (default): delete the pending cluster, or submit the last good Serve config again;
+    ``Wait``: keep trying and only report the failure."""
 
 
 # ---- spec: the legacy single-application serve config ---------------------------------------------------------
@@ -183,6 +203,9 @@ class RayServiceSpec(SpecModel):
     """A core/v1 Service template for the ``<name>-serve-svc`` Service."""
     exclude_head_pod_from_serve_svc: bool = Field(False, alias="excludeHeadPodFromServeSvc")
     """Keep the head pod out of the serve Service's endpoints."""
+    rollout_policy: RolloutPolicy | None = Field(None, alias="rolloutPolicy")
+    """A deadline and automatic rollback for cluster upgrades and in-place Serve updates (our extension);
+    unset: no deadline, as in KubeRay."""
     suspend: bool | None = None
     """Delete the service's clusters while true."""
     managed_by: str | None = Field(None, alias="managedBy")
@@ -249,6 +272,49 @@ class RayServiceClusterStatus(StatusModel):
     """Application name -> its status."""
 
 
+class Rollout(StatusModel):
+    """The rollout under way, as ``rolloutPolicy`` times it: what it rolls out and by when it must serve."""
+
+    kind: Literal["Cluster", "Serve"] = "Cluster"
+    """``Cluster``: a pending cluster; ``Serve``: an in-place Serve update of the active cluster."""
+    ray_cluster_name: str = Field("", alias="rayClusterName")
+    """The RayCluster the rollout is on."""
+    cluster_config_hash: str = Field("", alias="clusterConfigHash")
+    """The hash of the ``rayClusterConfig`` rolled out."""
+    serve_config_hash: str = Field("", alias="serveConfigHash")
+    """The hash of the Serve config rolled out."""
+    retry_token: str = Field("", alias="retryToken")
+    """The value of the ``rayservice.ray.io/retry-rollout`` annotation when the rollout started."""
+    start_time: KubeTime | None = Field(None, alias="startTime")
+    """When the rollout started (the pending cluster's creation, or the first pass that saw the new config)."""
+    deadline: KubeTime | None = None
+    """``startTime`` + ``timeoutSeconds``: not serving by then, the rollout is given up."""
+
+
+class FailedRollout(StatusModel):
+    """A rollout given up: the same spec is not tried again until it changes or a retry is asked for."""
+
+    kind: Literal["Cluster", "Serve"] = "Cluster"
+    """``Cluster``: a pending cluster; ``Serve``: an in-place Serve update of the active cluster."""
+    ray_cluster_name: str = Field("", alias="rayClusterName")
+    """The RayCluster the rollout was on."""
+    cluster_config_hash: str = Field("", alias="clusterConfigHash")
+    """The hash of the ``rayClusterConfig`` that failed."""
+    serve_config_hash: str = Field("", alias="serveConfigHash")
+    """The hash of the Serve config that failed."""
+    retry_token: str = Field("", alias="retryToken")
+    """The value of the ``rayservice.ray.io/retry-rollout`` annotation when it failed."""
+    reason: str = ""
+    """``Timeout`` (not serving within ``timeoutSeconds``) or ``DeployFailed`` (an application DEPLOY_FAILED
+    longer than the grace period)."""
+    message: str = ""
+    """What went wrong, with Ray's message."""
+    action: str = ""
+    """``RolledBack``, ``Waiting``, or ``NothingToRollBackTo`` (no Serve config known to have run)."""
+    time: KubeTime | None = None
+    """When the rollout was given up."""
+
+
 class RayServiceStatus(StatusModel):
     """What the operator observed of a RayService."""
 
@@ -266,6 +332,10 @@ class RayServiceStatus(StatusModel):
     """The ``metadata.generation`` this status was computed from."""
     last_update_time: KubeTime | None = Field(None, alias="lastUpdateTime")
     """When the operator last changed this status."""
+    rollout: Rollout | None = None
+    """The rollout under way, timed by ``spec.rolloutPolicy``."""
+    failed_rollout: FailedRollout | None = Field(None, alias="failedRollout")
+    """The last rollout given up for the current spec, under ``spec.rolloutPolicy``."""
 
 
 # ---- the object ----------------------------------------------------------------------------------------------

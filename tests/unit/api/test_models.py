@@ -295,7 +295,7 @@ class TestStatus:
             (
                 RayServiceStatus,
                 "serviceStatus conditions activeServiceStatus pendingServiceStatus numServeEndpoints "
-                "observedGeneration lastUpdateTime",
+                "observedGeneration lastUpdateTime rollout failedRollout",
             ),
             (RayServiceClusterStatus, "rayClusterName rayClusterStatus applicationStatuses"),
             (ServeApplicationStatus, "status message healthLastUpdateTime serveDeploymentStatuses"),
