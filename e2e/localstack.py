@@ -25,6 +25,8 @@ Guarantees:
    (`cluster` mode: they go with the pods), stops a host operator, then the local cluster (which ends every pod
    left, the operator's too, and removes its namespaces, links and routes), each by its process group: SIGTERM,
    then SIGKILL after a grace period. It stops only what this object started.
+   What it started gets SIGTERM when the process that started it ends without calling `stop()` (SIGKILL,
+   a crash): the local cluster then stops as on Ctrl-C, its pods and namespaces with it.
 5. `get()`/`list()` read the API server over HTTPS with the kubeconfig's CA and credential (cheap enough to
    poll); `kubectl()` runs kubectl 1.37 with this stack's kubeconfig; `operator_log()` is the operator's log
    (`kubectl logs -n ray-system deploy/ray-operator` in `cluster` mode).
@@ -53,6 +55,7 @@ from typing import Any, Literal, TypeVar
 
 from e2e.apps.package import package
 from e2e.localcluster.node import load_kubeconfig, missing_requirements, ssl_context
+from e2e.localcluster.node.lifeline import die_with_parent
 from e2e.localcluster.node.netns import pod_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -284,8 +287,11 @@ class LocalStack:
         path = self.workdir / f"{name}.log"
         self._log_start[name] = path.stat().st_size if path.exists() else 0
         with path.open("ab") as out:
+            # SIGTERM when this process ends, however it ends (a SIGKILLed demo or test run): the local cluster
+            # then stops its pods and removes its namespaces as on Ctrl-C
             self._procs[name] = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                                                 stdin=subprocess.DEVNULL, start_new_session=True)
+                                                 stdin=subprocess.DEVNULL, start_new_session=True,
+                                                 preexec_fn=die_with_parent(signal.SIGTERM))
 
     def _running(self, name: str) -> bool:
         proc = self._procs.get(name)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from pathlib import Path
@@ -26,6 +27,12 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .node import NodeConfig
+
+_OTHER_PORT = "pick another port with --port (0 picks a free one)"
+
+
+def _why(exc: OSError) -> str:
+    return os.strerror(exc.errno) if exc.errno else str(exc.strerror or exc)
 
 
 async def _until_signal() -> None:
@@ -56,7 +63,8 @@ async def _serve_apiserver(args: argparse.Namespace) -> int:
         print(f"localcluster: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"localcluster: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        print(f"localcluster: cannot listen on {args.host}:{args.port}: {_why(exc)}; {_OTHER_PORT}",
+              file=sys.stderr)
         return 1
     server.write_kubeconfig(args.kubeconfig)
     print(f"localcluster: API server on {server.url}; kubeconfig {args.kubeconfig}", flush=True)
@@ -95,7 +103,8 @@ async def _run_node(args: argparse.Namespace, *, with_apiserver: bool) -> int:
             print(f"localcluster: {exc}", file=sys.stderr)
             return 1
         except OSError as exc:
-            print(f"localcluster: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", file=sys.stderr)
+            print(f"localcluster: cannot listen on 127.0.0.1:{args.port}: {_why(exc)}; {_OTHER_PORT}",
+                  file=sys.stderr)
             return 1
         server.write_kubeconfig(args.kubeconfig)
     node = LocalNode(load_kubeconfig(args.kubeconfig), _node_config(args))

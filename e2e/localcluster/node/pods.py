@@ -17,7 +17,8 @@ Guarantees:
 4. `request_termination(grace_s)`: no more restarts; preStop handlers run within the deadline, then SIGTERM
    goes to the pod's init (forwarded to every pod process), and SIGKILL at the deadline; a shorter grace
    requested later moves the deadline closer. `run()` returns once every process is gone and the sandbox
-   is destroyed. A pod whose containers are all done (no restart due) destroys its sandbox at once.
+   is destroyed. A pod whose containers are all done (no restart due) destroys its sandbox at once. A preStop
+   handler cut short because its own container ended meanwhile (the handler's doing) is not a failure.
 5. Every state change calls `on_change`; `view()` is a consistent snapshot for status.py.
 6. Projected volumes (the service-account token among them, volumes.py) are filled before the sandbox starts
    and mounted read-only; until that succeeds the containers wait in ContainerCreating with the kubelet's
@@ -176,7 +177,12 @@ class PodRunner:
         handler = (c.spec.get("lifecycle") or {}).get("preStop")
         ok, why = await probes.run_handler(handler, c.spec, self.sandbox.ip, self._exec_fn(c), self.deps.session,
                                            self._left())
-        if not ok:
+        if not ok and c.proc is not None and c.proc.returncode is not None:
+            # the container ended while its handler ran (a Ray worker's `ray stop` ends its raylet and so the
+            # container; the pod's processes, the handler's too, are then killed): the handler did its work
+            log.debug("prestop_ended_with_container pod=%s container=%s: %s", self.sandbox.names.netns,
+                      c.view.name, why)
+        elif not ok:
             log.warning("prestop_failed pod=%s container=%s: %s", self.sandbox.names.netns, c.view.name, why)
 
     async def _lifecycle(self) -> None:

@@ -14,7 +14,8 @@ Guarantees:
    side closes it (half-closes are passed on).
 4. A Service that goes (or loses a port) stops listening there at once; its address is removed when no
    port uses it any more. Established connections stay.
-5. When run() ends (cancelled), listeners and connections are closed, addresses removed, no task is left.
+5. When run() ends (cancelled), listeners and connections are closed, addresses removed, no task is left, and
+   nothing is logged as an error (no traceback of a cancelled connection).
 
 Not guaranteed: UDP/SCTP ports, NodePorts, sessionAffinity, traffic policies.
 """
@@ -156,6 +157,14 @@ class ServiceProxy:
         return ready_backends(slices, port_name, networks_for(ref, self.allowed))
 
     async def _handle(self, key: ListenKey, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self._forward(key, reader, writer)
+        except asyncio.CancelledError:
+            # only _close_all cancels a connection (the proxy stops): it ends here, quietly; the stream server's
+            # done-callback would otherwise log the cancelled task as an unhandled error with its traceback
+            return
+
+    async def _forward(self, key: ListenKey, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._conns.add(task)

@@ -16,6 +16,9 @@ Guarantees:
 3. `signal_container()` signals what a container started: every pod process but the init when the pod has one
    container, else the container's session. `terminate()` sends SIGTERM to the init; `kill()` sends it
    SIGKILL, which ends every process of the PID namespace, and waits (bounded) for the sandbox to exit.
+   The pod dies with the node agent: its `unshare` gets SIGKILL when the agent's process ends, however it
+   ends (parent-death signal), and its init, PID 1 of the pod, gets SIGKILL when `unshare` ends
+   (`--kill-child`), which ends every process of the pod.
 4. `destroy()` (idempotent) kills what is left, removes the namespace, veth and /etc/netns entry and
    releases the address; `remove_dirs()` removes the per-pod directory (logs included).
 
@@ -38,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .exec import take_controlling_terminal
+from .lifeline import die_with_parent
 from .netns import NodeNetwork, PodNames
 
 _INIT = r"""
@@ -149,9 +153,10 @@ class PodSandbox:
                  *((src, dst, False) for src, dst in self._login_profile())]
         with (self.dirs.root / "sandbox.log").open("ab") as log:
             self._unshare = await asyncio.create_subprocess_exec(
-                "ip", "netns", "exec", self.names.netns, "unshare", "--pid", "--fork", "--mount-proc", "--mount",
-                "--uts", "--propagation", "private", "--", self.python, "-I", "-S", "-c", _INIT, self.hostname,
-                json.dumps(binds), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=log)
+                "ip", "netns", "exec", self.names.netns, "unshare", "--pid", "--fork", "--kill-child",
+                "--mount-proc", "--mount", "--uts", "--propagation", "private", "--", self.python, "-I", "-S", "-c",
+                _INIT, self.hostname, json.dumps(binds), stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=log, preexec_fn=die_with_parent(signal.SIGKILL))
         assert self._unshare.stdout is not None
         try:
             async with asyncio.timeout(timeout_s):
