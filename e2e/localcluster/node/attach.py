@@ -11,8 +11,9 @@ Guarantees:
 3. `AttachSession` (one client): stdin reaches the container's stdin (pty or pipe; dropped for a container
    without stdin), resize sizes its pty; output is the terminal's (tty) or, without a tty, what the container
    appends to its log from the moment of attaching (re-read every 0.2 s); it ends when that run of the
-   container ends. `cancel()` detaches and leaves the container running; with `stdinOnce` the container's stdin
-   is closed once the first attached client detaches, as the kubelet does.
+   container ends. The end of a client's stdin detaches it (its output ends), except for a container with
+   `stdinOnce` and no tty, whose stdin is closed then, as containerd's attach does; `cancel()` detaches. Either
+   way the container goes on running.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ class ContainerTerminal:
         self._pipe: asyncio.StreamWriter | None = None
         self._clients: set[asyncio.Queue[bytes | None]] = set()
         self._pump: asyncio.Task[None] | None = None
-        self._attached_once = False
         self.ended = asyncio.Event()
 
     @classmethod
@@ -101,11 +101,6 @@ class ContainerTerminal:
 
     def unsubscribe(self, q: asyncio.Queue[bytes | None]) -> None:
         self._clients.discard(q)
-        if self._attached_once and self.stdin_once:
-            self.close_stdin()
-
-    def attached(self) -> None:
-        self._attached_once = True
 
     @property
     def _stdin(self) -> asyncio.StreamWriter | None:
@@ -187,20 +182,28 @@ class AttachSession:
         self._offset = log_path.stat().st_size if log_path.exists() else 0
         self._still_running = still_running
         self._done = False
-        if terminal is not None and stdin:
-            terminal.attached()
+        self._detached = asyncio.Event()
 
     async def output(self) -> tuple[int, bytes] | None:
         if self._done:
             return None
-        if self._queue is not None:
-            chunk = await self._queue.get()
+        source = asyncio.ensure_future(self._queue.get() if self._queue is not None else self._follow())
+        detached = asyncio.ensure_future(self._detached.wait())
+        await asyncio.wait({source, detached}, return_when=asyncio.FIRST_COMPLETED)
+        detached.cancel()
+        if not source.done():
+            source.cancel()
+            await asyncio.wait({source})
+            chunk = None
         else:
-            chunk = await self._follow()
+            chunk = source.result()
         if chunk is None:
             self._done = True
             return None
         return 1, chunk
+
+    def _detach(self) -> None:
+        self._detached.set()
 
     async def _follow(self) -> bytes | None:
         while True:
@@ -218,7 +221,10 @@ class AttachSession:
         if not self._stdin or self._terminal is None:
             return
         if data is None:
-            self._terminal.close_stdin()
+            if self._terminal.stdin_once and not self._terminal.tty:
+                self._terminal.close_stdin()
+            else:
+                self._detach()  # the container's stdin outlives this client
         else:
             await self._terminal.write(data)
 
@@ -230,11 +236,7 @@ class AttachSession:
         return None
 
     async def cancel(self) -> None:
-        if self._done and self._queue is None:
-            return
-        self._done = True
+        self._detach()
         if self._terminal is not None and self._queue is not None:
             self._terminal.unsubscribe(self._queue)
             self._queue = None
-        elif self._terminal is not None and self._stdin and self._terminal.stdin_once:
-            self._terminal.close_stdin()

@@ -6,15 +6,16 @@ Guarantees:
    a session of its own, with `env` (plus `TERM=xterm` on a terminal when `env` names none, as container
    runtimes set it).
 2. Without a terminal, stdout and stderr are read apart and handed out by `output()` as (1, bytes) and
-   (2, bytes), each in the order written; with `tty=True` the command gets a new pty as its controlling terminal
-   (stdin, stdout and stderr), whose output is (1, bytes). `output()` returns None once every output stream
-   ended.
+   (2, bytes), each in the order written; with `tty=True` the command gets a new pty as stdin, stdout and
+   stderr and as the controlling terminal of a session it leads inside the pod (`on_terminal`), whose output
+   is (1, bytes). `output()` returns None once every output stream ended.
 3. `stdin(data)` writes to the command's stdin (with flow control); `stdin(None)` closes it (a terminal gets
    Ctrl-D, its end-of-file). Without `stdin=True` the command reads an empty stdin.
 4. `resize(w, h)` sets the terminal's size (TIOCSWINSZ; the foreground process gets SIGWINCH); without a
    terminal it does nothing.
 5. `wait()` returns the exit code (128+N for a death by signal N). `cancel()` (idempotent) SIGKILLs the
-   command's process group if it still runs, then releases every descriptor; no task outlives it.
+   command's process group if it still runs and hangs up its terminal (SIGHUP to the session on it), then
+   releases every descriptor; no task outlives it.
 """
 
 from __future__ import annotations
@@ -32,9 +33,12 @@ _CHUNK = 64 * 1024
 _EOT = b"\x04"
 
 
-def take_controlling_terminal() -> None:
-    """In a new session's child (between fork and exec): make its stdin, a pty, the controlling terminal."""
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+def on_terminal(command: Sequence[str]) -> list[str]:
+    """`command` as the leader of a session of its own whose controlling terminal is its stdin (a pty), made
+    inside the pod's PID namespace, as a container runtime starts a tty process: a shell's job control then
+    finds its terminal's process group among the pod's processes (`sh` ends with `Cannot set tty process
+    group` otherwise)."""
+    return ["setsid", "--ctty", "--", *command]
 
 
 def set_window_size(fd: int, width: int, height: int) -> None:
@@ -103,8 +107,8 @@ class ExecSession:
         master, slave = os.openpty()
         try:
             proc = await asyncio.create_subprocess_exec(
-                *enter, *command, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-                preexec_fn=take_controlling_terminal)
+                *enter, *on_terminal(command), env=env, stdin=slave, stdout=slave, stderr=slave,
+                start_new_session=True)
         except BaseException:
             os.close(master)
             raise
@@ -161,14 +165,15 @@ class ExecSession:
         if self._proc.returncode is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._proc.pid, signal.SIGKILL)
-            await self._proc.wait()
-        for task in self._pumps:
-            task.cancel()
-        await asyncio.gather(*self._pumps, return_exceptions=True)
+        # descriptors first, without awaiting, so a cancelled caller still releases them
         if self._writer is not None and not self._writer.is_closing():
             self._writer.close()
         if self._pty is not None:
             self._pty.close()
         if self._master is not None:
-            os.close(self._master)
+            os.close(self._master)  # the last master descriptor: the terminal hangs up
             self._master = None
+        for task in self._pumps:
+            task.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+        await self._proc.wait()

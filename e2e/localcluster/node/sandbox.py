@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .exec import take_controlling_terminal
+from .exec import on_terminal
 from .lifeline import die_with_parent
 from .netns import NodeNetwork, PodNames
 
@@ -205,10 +205,9 @@ class PodSandbox:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log:
             return await asyncio.create_subprocess_exec(
-                *self._nsenter(workdir), *argv, env=dict(env),
+                *self._nsenter(workdir), *(on_terminal(argv) if tty else argv), env=dict(env),
                 stdin=asyncio.subprocess.DEVNULL if stdin is None else stdin,
-                stdout=log if output is None else output, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
-                preexec_fn=take_controlling_terminal if tty else None)
+                stdout=log if output is None else output, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
 
     async def exec(self, argv: Sequence[str], env: Mapping[str, str], timeout_s: float) -> tuple[int, bytes]:
         if not self.running:

@@ -5,24 +5,26 @@ command (or joins the container) and speaks the channel protocol (channels.py). 
 kubelet: `up` sets the server's `exec_provider`, whose sessions this module pumps to and from the WebSocket.
 
 Guarantees:
-1. Before any upgrade, in kube's order and wording: a missing pod is kube's 404 Status; an unknown container
-   a 400 (`container x is not valid for pod p`), none named in a pod of several a 400 naming the choices; a
-   pod without a node a 400 (`pod p does not have a host assigned`); no command for exec, or none of stdin,
-   stdout and stderr asked for, a 400; a container that is not running a 500 with the kubelet's text
-   `container not found ("x")`, which kubectl prints as `unable to upgrade connection: container not found
-   ("x")`. A WebSocket upgrade (GET) also needs `create` on the subresource (kube's authorization of
-   WebSocket upgrades: `get` alone is not enough), a 403 otherwise.
+1. Before any upgrade, in kube's wording: a missing pod is kube's 404 Status (the caller reads the pod); a
+   WebSocket upgrade (GET) needs `create` on the subresource besides the `get` its method asks (kube's
+   authorization of WebSocket upgrades), a 403 otherwise; an unknown container is a 400 (`container x is
+   not valid for pod p`), none named in a pod of several a 400 naming the choices; a pod without a node a 400
+   (`pod p does not have a host assigned`); no command for exec, or none of stdin, stdout and stderr asked
+   for, a 400; a container that is not running a 500 with the kubelet's text `container not found ("x")`,
+   which kubectl prints as `unable to upgrade connection: container not found ("x")`.
 2. A WebSocket request offering `v5.channel.k8s.io` or `v4.channel.k8s.io` is upgraded (the client's first
    choice wins); the first message is an empty one on the lowest channel the client reads (stdout, stderr,
    else error), as the kubelet sends it, so the client knows the stream is up.
-3. Output reaches the client on stdout (1) and stderr (2) in the order the command wrote each; stdin (0) goes
+3. Client messages are binary or text (the Python client sends text), read alike as bytes.
+   Output reaches the client on stdout (1) and stderr (2) in the order the command wrote each; stdin (0) goes
    to the command; resize (4) sizes the terminal; under v5 `[255, 0]` ends the command's stdin. When the
    output ends the error channel (3) carries the exit `Status` (Success, or NonZeroExitCode with the code;
    attach: Success), then the WebSocket closes normally.
 4. The client going away ends an exec'd command (and detaches an attach, leaving the container running).
 5. Any other request (a plain GET, kubectl's SPDY `POST`) answers with the same checks, then a 400: this
    server speaks only WebSocket for exec and attach, which kubectl 1.37 uses first; it falls back to SPDY
-   only when the WebSocket upgrade fails, so the 400 reaches a user only after a check above failed.
+   only when the WebSocket upgrade fails, and then its SPDY request gets the same answer as the WebSocket
+   one, which kubectl prints (`unable to upgrade connection: ...`, or the Status).
 
 Not guaranteed: SPDY/3.1 (`X-Stream-Protocol-Version`), the base64 channel protocols, v1-v3.
 """
@@ -155,19 +157,21 @@ def upgrade_attributes(attrs: RequestAttributes) -> RequestAttributes:
 async def serve(request: web.Request, pod: Mapping[str, Any], subresource: str, provider: ExecProvider | None,
                 authorizer: Authorizer, user: UserInfo) -> web.StreamResponse:
     """Answer one pods/exec or pods/attach request (the pod read, the request authenticated and authorized)."""
-    attrs = request_attributes(user, request.method, request.path, request.query)
+    upgrading = websocket.is_websocket_request(request)
+    if upgrading:
+        create = upgrade_attributes(request_attributes(user, request.method, request.path, request.query))
+        allowed, reason = authorizer.authorize(create)
+        if not allowed:
+            raise forbidden(create, reason)
     opts = parse_options(subresource, request.query)
     container = resolve_container(pod, opts.container)
     opts = dataclasses.replace(opts, container=container)
     if not container_running(pod, container):
         return web.Response(status=500, text=f'container not found ("{container}")')
-    if not websocket.is_websocket_request(request):
+    if not upgrading:
         raise ApiError(400, "BadRequest", f"Upgrade request required: pods/{subresource} is served over "
                        f"WebSocket ({' or '.join(channels.PROTOCOLS)}); SPDY is not served by this API server")
     protocol = websocket.negotiate(request, channels.PROTOCOLS)
-    allowed, reason = authorizer.authorize(upgrade_attributes(attrs))
-    if not allowed:
-        raise forbidden(upgrade_attributes(attrs), reason)
     if provider is None:
         raise ApiError(400, "BadRequest", f'pod "{pod["metadata"]["name"]}" cannot be reached: no node agent '
                        "serves this cluster")
@@ -219,10 +223,12 @@ async def _from_client(ws: web.WebSocketResponse, protocol: str, session: Stream
     """Client messages to the session; when the client goes away, the session is cancelled (guarantee 4)."""
     try:
         async for msg in ws:
-            if msg.type != WSMsgType.BINARY:
+            if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
                 continue
+            # the Python client sends str data as text messages; the kubelet reads both kinds as bytes
+            data = msg.data if msg.type == WSMsgType.BINARY else str(msg.data).encode()
             try:
-                frame = channels.decode(msg.data, protocol)
+                frame = channels.decode(data, protocol)
             except channels.ProtocolError as exc:
                 log.info("exec_bad_message: %s", exc)
                 continue
