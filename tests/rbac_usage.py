@@ -21,6 +21,7 @@ Not listed on purpose:
   garbage collection removes those when a RayService goes;
 - ``get`` of RayClusters: ``create_cluster`` reads one live only when its create is answered AlreadyExists (a
   lost answer, a lagging cache); without it that pass fails and is retried until the cache shows the cluster.
+  (The ClusterRole holds it all the same, in ``DELEGATED_API_USES``, to grant it to the autoscaler.)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ CORE: Final = ""
 RAY: Final = "ray.io"
 DISCOVERY: Final = "discovery.k8s.io"
 COORDINATION: Final = "coordination.k8s.io"
+RBAC: Final = "rbac.authorization.k8s.io"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ _INFORMERS: Final = "rayservice/controller/caches.py build_caches (list, then wa
 _RS_WRITES: Final = "rayservice/controller/rayservice/writes.py"
 _RC_RECONCILE: Final = "rayservice/controller/raycluster/reconcile.py"
 _SHARED_WRITES: Final = "rayservice/controller/objects/writes.py"
+_RBAC_APPLY: Final = "rayservice/controller/raycluster/rbac_apply.py"
 
 OPERATOR_API_USES: Final[tuple[ApiUse, ...]] = (
     # RayServices: users create and delete them; the operator reads them and writes their status.
@@ -76,7 +79,12 @@ OPERATOR_API_USES: Final[tuple[ApiUse, ...]] = (
     # RayClusters: made for a RayService, scaled in place, marked with their deletion deadline, deleted.
     *_uses("list watch", RAY, "rayclusters", where=_INFORMERS),
     *_uses("create", RAY, "rayclusters", where=f"{_RS_WRITES} create_cluster: the pending cluster"),
-    *_uses("patch", RAY, "rayclusters", where=f"{_RS_WRITES}: scaling in place, the delete-after deadline"),
+    *_uses(
+        "patch",
+        RAY,
+        "rayclusters",
+        where=f"{_RS_WRITES}: scaling in place, the delete-after deadline; {_RBAC_APPLY}: workersToDelete cleared",
+    ),
     *_uses("delete", RAY, "rayclusters", where=f"{_RS_WRITES} delete_cluster: garbage, dropped pending clusters"),
     *_uses("update", RAY, "rayclusters", subresource="status", where=f"{_SHARED_WRITES} write_status_if_changed"),
     # Pods: the head and workers of each RayCluster (plan_pods).
@@ -94,6 +102,14 @@ OPERATOR_API_USES: Final[tuple[ApiUse, ...]] = (
         "services",
         where="ensure_service of both: a create answered AlreadyExists (a Service without our labels is adopted)",
     ),
+    # The autoscaler's ServiceAccount, Role and RoleBinding, one set per autoscaling RayCluster (label-filtered
+    # caches); the Role and RoleBinding are patched back when they drift.
+    *_uses("list watch", CORE, "serviceaccounts", where=_INFORMERS + ", label-filtered to created-by"),
+    *_uses("create", CORE, "serviceaccounts", where=f"{_RBAC_APPLY} ensure_rbac"),
+    *_uses("list watch", RBAC, "roles", where=_INFORMERS + ", label-filtered to created-by"),
+    *_uses("create patch", RBAC, "roles", where=f"{_RBAC_APPLY} ensure_rbac"),
+    *_uses("list watch", RBAC, "rolebindings", where=_INFORMERS + ", label-filtered to created-by"),
+    *_uses("create patch", RBAC, "rolebindings", where=f"{_RBAC_APPLY} ensure_rbac"),
     # EndpointSlices: ready serve endpoints (status.numServeEndpoints).
     *_uses("list watch", DISCOVERY, "endpointslices", where=_INFORMERS),
     # Events: a repeat of the same event bumps its count with a merge patch.
@@ -108,6 +124,18 @@ OPERATOR_API_USES: Final[tuple[ApiUse, ...]] = (
     ),
 )
 """Every request the operator sends, by RBAC verb, group, resource and subresource."""
+
+
+_DELEGATED: Final = "the autoscaler's Role (rayservice/controller/raycluster/rbac.py ROLE_RULES): granted, never sent"
+
+DELEGATED_API_USES: Final[tuple[ApiUse, ...]] = (
+    *_uses("get", CORE, "pods", where=_DELEGATED),
+    *_uses("patch", CORE, "pods", subresource="resize", where=_DELEGATED),
+    *_uses("get", RAY, "rayclusters", where=_DELEGATED),
+)
+"""What the ClusterRole holds only to grant it: the API server lets the operator create the autoscaler's Role
+(and bind it) only when it holds every permission in it itself (kube's escalation check), and it holds no
+``escalate`` or ``bind``. The rest of that Role (pods list/watch/patch, rayclusters patch) the operator uses."""
 
 
 def uses_in(scope: Scope) -> tuple[ApiUse, ...]:

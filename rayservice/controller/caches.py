@@ -19,6 +19,8 @@ Guarantees:
 6. RayServices and RayClusters are cached without the `kubectl.kubernetes.io/last-applied-configuration`
    annotation (a second copy of the whole object that `kubectl apply` keeps; nothing reads it).
 7. Every cached object's strings are shared (`rayservice.informers.share_strings`), after the trimming above.
+8. ServiceAccounts, Roles and RoleBindings (the autoscaler's, made per autoscaling RayCluster) are cached only
+   when labelled `app.kubernetes.io/created-by=rayservice-operator`, as Services are.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ from rayservice.informers import (
 from rayservice.kube import PODS, RAY_CLUSTERS, RAY_SERVICES, SERVICES, Resource
 
 ENDPOINT_SLICES: Final = Resource("discovery.k8s.io", "v1", "endpointslices", kind="EndpointSlice")
+SERVICE_ACCOUNTS: Final = Resource("", "v1", "serviceaccounts", kind="ServiceAccount")
+ROLES: Final = Resource("rbac.authorization.k8s.io", "v1", "roles", kind="Role")
+ROLE_BINDINGS: Final = Resource("rbac.authorization.k8s.io", "v1", "rolebindings", kind="RoleBinding")
 CLUSTER_INDEX: Final = "ray-cluster"
 SERVICE_NAME_INDEX: Final = "service-name"
 SERVICE_NAME_LABEL: Final = "kubernetes.io/service-name"
@@ -138,11 +143,15 @@ class Caches:
     pods: CacheView
     services: CacheView
     endpointslices: CacheView
+    serviceaccounts: CacheView
+    roles: CacheView
+    rolebindings: CacheView
 
     @property
     def informers(self) -> builtins.list[Informer]:
-        return [i for view in (self.rayservices, self.rayclusters, self.pods, self.services, self.endpointslices)
-                for i in view.informers]
+        views = (self.rayservices, self.rayclusters, self.pods, self.services, self.endpointslices,
+                 self.serviceaccounts, self.roles, self.rolebindings)
+        return [i for view in views for i in view.informers]
 
 
 def build_caches(source: ListerWatcher, namespaces: Sequence[str] = (), *, clock: Clock = SYSTEM_CLOCK) -> Caches:
@@ -164,4 +173,7 @@ def build_caches(source: ListerWatcher, namespaces: Sequence[str] = (), *, clock
         services=view(SERVICES, CREATED_BY_SELECTOR, cluster_index),
         endpointslices=view(ENDPOINT_SLICES, None, {SERVICE_NAME_INDEX: by_label(SERVICE_NAME_LABEL)},
                             slim_endpoint_slice),
+        serviceaccounts=view(SERVICE_ACCOUNTS, CREATED_BY_SELECTOR),
+        roles=view(ROLES, CREATED_BY_SELECTOR),
+        rolebindings=view(ROLE_BINDINGS, CREATED_BY_SELECTOR),
     )

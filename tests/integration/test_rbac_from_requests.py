@@ -5,7 +5,9 @@ The journey: an unlabelled Service already holds the serve Service's name (the o
 read); the sample RayService becomes Ready; its Serve config changes in place (Ray rejects it twice first,
 so one event is counted twice); its cluster spec changes, so a new cluster takes the traffic and the old one is
 deleted after a 1 s delay; its workers scale up in place; a deleted worker pod is made again; the workers scale
-back down; the RayService is deleted. Leader election is on throughout, with a Lease renewed every 0.2 s.
+back down; an autoscaling RayCluster gets its autoscaler's ServiceAccount, Role and RoleBinding, which are put
+back after a user edits them, and a worker the (simulated) autoscaler names in workersToDelete is deleted and
+the list cleared; the RayService is deleted. Leader election is on throughout, with a Lease renewed every 0.2 s.
 
 The operator's requests are the ones with its user agent; the manager is stopped before the log is read, since
 a watch is logged only when its stream ends.
@@ -27,7 +29,8 @@ from e2e.fakeray import FakeRayDashboard
 from e2e.localcluster.apiserver import LocalApiServer, RequestInfo
 from rayservice.cli import _preflight
 from rayservice.clock import SYSTEM_CLOCK
-from rayservice.kube import PODS, RAY_SERVICES, SERVICES, KubeClient
+from rayservice.controller.caches import ROLE_BINDINGS, ROLES
+from rayservice.kube import PODS, RAY_CLUSTERS, RAY_SERVICES, SERVICES, KubeClient, PatchType
 from rayservice.runtime import LeaderElectionConfig, LeaderElector, Manager
 from tests.integration.rayservice_harness import (
     CLUSTERS_GR,
@@ -47,7 +50,7 @@ from tests.integration.rayservice_harness import (
     status_of,
     stored,
 )
-from tests.rbac_usage import Scope, uses_in
+from tests.rbac_usage import DELEGATED_API_USES, Scope, uses_in
 
 ROOT = Path(__file__).resolve().parents[2]
 RBAC_DIR = ROOT / "manifests" / "rbac"
@@ -56,7 +59,12 @@ SERVE_SVC = f"{NAME}-serve-svc"
 CLUSTER_LABEL = "ray.io/cluster"
 PODS_GR = ("", "pods")
 LEASE = "rayservice-operator"
-WATCHED = frozenset({"rayservices", "rayclusters", "pods", "services", "endpointslices"})
+WATCHED = frozenset(
+    {"rayservices", "rayclusters", "pods", "services", "endpointslices", "serviceaccounts", "roles", "rolebindings"}
+)
+AUTOSCALED = "autoscaled"
+RBAC_GROUP = "rbac.authorization.k8s.io"
+DELEGATED = {use.key for use in DELEGATED_API_USES}
 
 Key = tuple[str, str, str, str]  # (verb, group, resource, subresource)
 
@@ -203,9 +211,51 @@ async def journey(server: LocalApiServer, dashboard: FakeRayDashboard, user: Kub
     await user.patch(RAY_SERVICES, NAME, {"spec": {"rayClusterConfig": config}}, namespace=NAMESPACE)
     await op.until(lambda: len(workers_of(server, new)) == 1 and status_of(server, NAME).get("numServeEndpoints") == 1)
 
+    await autoscaling(server, user, op)
+
     # Delete the RayService.
     await user.delete(RAY_SERVICES, NAME, namespace=NAMESPACE)
     await op.until(lambda: stored(server, RAYSERVICES_GR, NAME) is None and op.idle)
+
+
+async def autoscaling(server: LocalApiServer, user: KubeClient, op: Operator) -> None:
+    """An autoscaling RayCluster: its autoscaler's RBAC is made and kept; the autoscaler's scale-down is followed."""
+    spec = sample_rayservice()["spec"]["rayClusterConfig"]
+    spec["enableInTreeAutoscaling"] = True
+    spec["workerGroupSpecs"][0]["minReplicas"] = 0
+    body = {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": AUTOSCALED}, "spec": spec}
+    await user.create(RAY_CLUSTERS, body, namespace=NAMESPACE)
+    kinds = (("", "serviceaccounts"), (RBAC_GROUP, "roles"), (RBAC_GROUP, "rolebindings"))
+    await op.until(
+        lambda: all(stored(server, kind, AUTOSCALED) for kind in kinds) and bool(workers_of(server, AUTOSCALED))
+    )
+    role_rules = stored(server, (RBAC_GROUP, "roles"), AUTOSCALED)["rules"]  # type: ignore[index]
+
+    # A user edits the Role and the RoleBinding: both are put back.
+    await user.patch(ROLES, AUTOSCALED, {"rules": role_rules[:1]}, namespace=NAMESPACE)
+    await user.patch(ROLE_BINDINGS, AUTOSCALED, {"subjects": []}, namespace=NAMESPACE)
+    await op.until(
+        lambda: (
+            stored(server, (RBAC_GROUP, "roles"), AUTOSCALED)["rules"] == role_rules  # type: ignore[index]
+            and bool(stored(server, (RBAC_GROUP, "rolebindings"), AUTOSCALED)["subjects"])
+        )  # type: ignore[index]
+    )
+
+    # The autoscaler scales the group down as Ray's node provider does: one JSON patch of replicas and the list.
+    (worker,) = workers_of(server, AUTOSCALED)
+    patch = [
+        {"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 0},
+        {"op": "add", "path": "/spec/workerGroupSpecs/0/scaleStrategy", "value": {"workersToDelete": [worker]}},
+    ]
+    await user.patch(RAY_CLUSTERS, AUTOSCALED, patch, namespace=NAMESPACE, patch_type=PatchType.JSON)
+
+    def cleared() -> bool:
+        group = stored(server, CLUSTERS_GR, AUTOSCALED)["spec"]["workerGroupSpecs"][0]  # type: ignore[index]
+        return not workers_of(server, AUTOSCALED) and not (group.get("scaleStrategy") or {}).get("workersToDelete")
+
+    await op.until(cleared)
+    await user.delete(RAY_CLUSTERS, AUTOSCALED, namespace=NAMESPACE)
+    await op.until(lambda: stored(server, CLUSTERS_GR, AUTOSCALED) is None and op.idle)
 
 
 async def operator_requests(server: LocalApiServer, tmp_path: Path) -> list[RequestInfo]:
@@ -270,7 +320,8 @@ def test_the_journey_used_every_kind_of_request_it_should(used: set[Key]) -> Non
 
 
 def _group_of(resource: str) -> tuple[str, str]:
-    group = {"rayservices": "ray.io", "rayclusters": "ray.io", "endpointslices": "discovery.k8s.io"}.get(resource, "")
+    groups = {"rayservices": "ray.io", "rayclusters": "ray.io", "endpointslices": "discovery.k8s.io"}
+    group = groups.get(resource, RBAC_GROUP if resource in ("roles", "rolebindings") else "")
     return (group, resource)
 
 
@@ -282,7 +333,8 @@ def test_every_request_the_operator_sent_is_granted(used: set[Key]) -> None:
 
 
 def test_every_rule_entry_of_the_cluster_role_was_used(used: set[Key]) -> None:
-    unused = sorted(show(key) for key in set(entries(CLUSTER_ROLE["rules"])) - used)
+    # DELEGATED_API_USES are held only to be granted to the autoscaler (tests/unit/test_manifests.py checks them).
+    unused = sorted(show(key) for key in set(entries(CLUSTER_ROLE["rules"])) - used - DELEGATED)
     assert unused == [], f"granted by ClusterRole ray-operator but never sent: {unused}"
 
 

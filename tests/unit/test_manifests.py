@@ -19,9 +19,10 @@ import yaml
 from rayservice.cli import build_parser
 from rayservice.controller.caches import build_caches
 from rayservice.controller.events import EventRecorder
+from rayservice.controller.raycluster import ROLE_RULES
 from rayservice.kube import EVENTS, Resource
 from rayservice.testing import FakeClock
-from tests.rbac_usage import OPERATOR_API_USES, ApiUse, uses_in
+from tests.rbac_usage import DELEGATED_API_USES, OPERATOR_API_USES, ApiUse, uses_in
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
@@ -207,9 +208,29 @@ class TestClusterRole:
     def test_the_cluster_role_grants_what_the_operator_uses(self, use: ApiUse) -> None:
         assert allows(CLUSTER_ROLE["rules"], use), f"{use.verb} {use.rbac_resource}.{use.group} ({use.where})"
 
-    def test_the_cluster_role_grants_nothing_the_operator_does_not_use(self) -> None:
-        used = {(u.verb, u.group, u.rbac_resource) for u in uses_in("cluster")}
+    def test_the_cluster_role_grants_nothing_the_operator_does_not_use_or_grant(self) -> None:
+        used = {(u.verb, u.group, u.rbac_resource) for u in (*uses_in("cluster"), *DELEGATED_API_USES)}
         assert set(granted(CLUSTER_ROLE["rules"])) - used == set()
+
+    def test_the_cluster_role_holds_every_rule_of_the_autoscaler_role_it_creates(self) -> None:
+        # The API server refuses to create a Role (or bind one) granting more than its creator holds.
+        for rule in ROLE_RULES:
+            for group in rule["apiGroups"]:
+                for resource in rule["resources"]:
+                    plural, _, sub = resource.partition("/")
+                    for verb in rule["verbs"]:
+                        assert allows(CLUSTER_ROLE["rules"], ApiUse(verb, group, plural, sub)), (verb, resource)
+
+    def test_what_is_held_only_to_be_granted_is_in_the_autoscaler_role(self) -> None:
+        in_role = {
+            (verb, group, resource)
+            for rule in ROLE_RULES
+            for group in rule["apiGroups"]
+            for resource in rule["resources"]
+            for verb in rule["verbs"]
+        }
+        assert {(u.verb, u.group, u.rbac_resource) for u in DELEGATED_API_USES} <= in_role
+        assert not {u.key for u in DELEGATED_API_USES} & {u.key for u in OPERATOR_API_USES}
 
     def test_the_cluster_role_has_no_wildcards(self) -> None:
         for rule in CLUSTER_ROLE["rules"]:

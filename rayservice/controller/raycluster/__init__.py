@@ -7,10 +7,19 @@
   ``plan_pods`` -> ``PodPlan``: the creates and deletes that reach one head and the desired workers, never
   creating twice from a stale cache).
 - ``status``: ``compute_status`` (the only builder of RayCluster status) and ``requeue_after_s``.
+- ``autoscaler``: what ``enableInTreeAutoscaling`` adds to the pods (the ``autoscaler`` sidecar, KubeRay v1.7's)
+  and its checks; ``rbac``: the autoscaler's ServiceAccount, Role and RoleBinding (``desired_rbac``);
+  ``scaling``: how the autoscaler's ``replicas`` and ``workersToDelete`` are followed.
 
 Names and the config hash live in ``rayservice.controller.names``. Import from here, not from the modules.
 """
 
+from rayservice.controller.raycluster.autoscaler import (
+    AUTOSCALER_CONTAINER,
+    autoscaler_container,
+    is_autoscaling,
+    service_account_name,
+)
 from rayservice.controller.raycluster.desired import (
     desired_dashboard_service,
     desired_head_pod,
@@ -20,6 +29,8 @@ from rayservice.controller.raycluster.desired import (
     owner_reference,
 )
 from rayservice.controller.raycluster.plan import ClusterObserved, ClusterPassPlan, PodPlan, plan_pass, plan_pods
+from rayservice.controller.raycluster.rbac import ROLE_RULES, RbacObject, desired_rbac, rbac_patch
+from rayservice.controller.raycluster.scaling import clear_patch
 from rayservice.controller.raycluster.status import (
     CONDITION_REPLICA_FAILURE,
     REASON_VALIDATION_FAILED,
@@ -30,22 +41,31 @@ from rayservice.controller.raycluster.status import (
 from rayservice.controller.raycluster.validate import Problem, validate_cluster
 
 __all__ = [
+    "AUTOSCALER_CONTAINER",
     "CONDITION_REPLICA_FAILURE",
     "REASON_VALIDATION_FAILED",
+    "ROLE_RULES",
     "STARTING_REQUEUE_S",
     "ClusterObserved",
     "ClusterPassPlan",
     "PodPlan",
     "Problem",
+    "RbacObject",
+    "autoscaler_container",
+    "clear_patch",
     "compute_status",
     "desired_dashboard_service",
     "desired_head_pod",
     "desired_head_service",
+    "desired_rbac",
     "desired_worker_counts",
     "desired_worker_pod",
+    "is_autoscaling",
     "owner_reference",
     "plan_pass",
     "plan_pods",
+    "rbac_patch",
     "requeue_after_s",
+    "service_account_name",
     "validate_cluster",
 ]

@@ -76,7 +76,7 @@ from rayservice.controller.objects import (
 from rayservice.controller.objects import (
     owner_reference as controller_reference,
 )
-from rayservice.controller.raycluster import _podspec
+from rayservice.controller.raycluster import _podspec, autoscaler
 from rayservice.controller.raycluster._raystart import (
     DEFAULT_GCS_PORT,
     complete_params,
@@ -163,6 +163,8 @@ def _pod(cluster: RawObject, group_spec: Mapping[str, Any], *, name: str, head: 
         address=None if head else head_address,
         num_cpus=_podspec.container_cpus(container),
     )
+    if head:
+        autoscaler.add_head_params(cluster, params)
     ray_start = ray_start_command(params, head=head)
     overwrite = str(mapping(metadata(cluster).get("annotations")).get(_podspec.OVERWRITE_COMMAND_ANNOTATION, ""))
     command = _podspec.command_and_args(container, ray_start, overwrite=overwrite.lower() == "true")
@@ -179,6 +181,7 @@ def _pod(cluster: RawObject, group_spec: Mapping[str, Any], *, name: str, head: 
         ]
     ours += [
         _podspec.field_env("MY_POD_IP", "status.podIP"),
+        *autoscaler.ray_container_env(cluster),
         _podspec.value_env("RAY_USAGE_STATS_ENABLED", "0"),
         _podspec.value_env("KUBERAY_GEN_RAY_START_CMD", ray_start),
     ]
@@ -190,8 +193,11 @@ def _pod(cluster: RawObject, group_spec: Mapping[str, Any], *, name: str, head: 
     _podspec.add_shared_memory(pod_spec, container)
     containers[index] = container
     pod_spec["containers"] = containers
-    if not head:
+    if head:
+        autoscaler.add_to_head(cluster, pod_spec, index)
+    else:
         _podspec.add_wait_for_gcs(pod_spec, container, shell_value(params["address"]))
+        autoscaler.set_worker_restart_policy(cluster, pod_spec)
     pod_metadata: dict[str, Any] = {
         "name": name,
         "namespace": namespace,

@@ -5,12 +5,15 @@ Guarantees:
 0. ``plan_pass`` is the whole decision of a pass over what ``ClusterObserved`` holds: an invalid spec
    (``validate_cluster``) plans nothing but its problems; otherwise the head and dashboard Services, the
    pod plan below, and whether the pass must wait for pods its cache does not show yet (``waiting``: it
-   creates pods, or earlier creates are still in flight).
+   creates pods, or earlier creates are still in flight). For an autoscaling cluster also the autoscaler's
+   ServiceAccount, Role and RoleBinding (``rbac.desired_rbac``) and, once the pods named in
+   ``workersToDelete`` are gone, the patch that clears those lists (``scaling.clear_patch``).
 1. Exactly one head: a missing head, or one that Failed or Succeeded, gets a replacement; of several live
    heads the best (Ready, then Running, then oldest) is kept and the others are deleted.
 2. Per worker group, ``desired_worker_counts``: pods named in ``scaleStrategy.workersToDelete`` are deleted
    first, then Failed or Succeeded pods, then, to scale down, in-flight pods (they have not started yet) and
-   the newest pods; the missing pods are created.
+   the newest pods; the missing pods are created. With ``enableInTreeAutoscaling`` the autoscaler alone
+   picks the pods that leave (``scaling.chooses_pods``): surplus pods not in ``workersToDelete`` stay.
 3. Pods with a ``deletionTimestamp`` neither count nor are deleted again.
 4. ``in_flight`` holds names the caller created that its cache may not show yet: an in-flight name of the
    head or of a group counts toward it, so a stale cache never causes a second create, and never makes the
@@ -48,13 +51,12 @@ from rayservice.controller.objects import (
     is_deleting,
     is_finished,
     is_suspended,
-    items,
     name_of,
     node_type_of,
-    part,
     pick_head,
     worker_groups,
 )
+from rayservice.controller.raycluster import scaling
 from rayservice.controller.raycluster.desired import (
     desired_dashboard_service,
     desired_head_pod,
@@ -62,6 +64,7 @@ from rayservice.controller.raycluster.desired import (
     desired_worker_counts,
     desired_worker_pod,
 )
+from rayservice.controller.raycluster.rbac import RbacObject, desired_rbac
 from rayservice.controller.raycluster.validate import Problem, validate_cluster
 
 
@@ -96,6 +99,8 @@ class ClusterPassPlan:
     pods: PodPlan = field(default_factory=lambda: PodPlan())
     heads: frozenset[str] = frozenset()
     waiting: bool = False
+    rbac: tuple[RbacObject, ...] = ()
+    clear_workers_to_delete: dict[str, Any] | None = None
 
 
 def plan_pass(observed: ClusterObserved, *, rng: random.Random) -> ClusterPassPlan:
@@ -105,11 +110,14 @@ def plan_pass(observed: ClusterObserved, *, rng: random.Random) -> ClusterPassPl
         return ClusterPassPlan(problems=tuple(problems))
     pods = plan_pods(cluster, observed.pods, in_flight=observed.in_flight, rng=rng)
     heads = frozenset(name_of(pod) for pod in observed.pods if node_type_of(pod) == NODE_TYPE_HEAD)
+    live = {name_of(pod) for pod in observed.pods if belongs_to(pod, cluster) and not is_deleting(pod)}
     return ClusterPassPlan(
         services=(desired_head_service(cluster), desired_dashboard_service(cluster)),
         pods=pods,
         heads=heads & set(pods.delete),
         waiting=bool(pods.create or observed.in_flight),
+        rbac=desired_rbac(cluster),
+        clear_workers_to_delete=scaling.clear_patch(cluster, live),
     )
 
 
@@ -170,7 +178,7 @@ def _plan_workers(
         if group in planned:
             continue  # a duplicate group name: validation reports it, the first spec wins
         planned.add(group)
-        to_delete = {str(item) for item in items(part(spec.get("scaleStrategy")).get("workersToDelete"))}
+        to_delete = set(scaling.workers_to_delete(spec))
         members = [pod for pod in workers if group_of(pod) == group]
         named = sorted(name_of(pod) for pod in members if name_of(pod) in to_delete)
         rest = [pod for pod in members if name_of(pod) not in to_delete]
@@ -180,7 +188,8 @@ def _plan_workers(
         flying = sorted((name for name in pending if _has_prefix(name, prefix)), reverse=True)
         excess = len(healthy) + len(flying) - counts[group]
         newest = [name_of(pod) for pod in sorted(healthy, key=age_key, reverse=True)]
-        plan.delete.extend(named + failed + (flying + newest)[: max(excess, 0)])
+        surplus = max(excess, 0) if scaling.chooses_pods(cluster) else 0
+        plan.delete.extend(named + failed + (flying + newest)[:surplus])
         for _ in range(-excess):
             name = _fresh(taken, partial(names.worker_pod_name, cluster_name, group, rng))
             plan.create.append(desired_worker_pod(cluster, group, name=name))

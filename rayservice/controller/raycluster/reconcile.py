@@ -35,6 +35,12 @@ Guarantees:
 10. A pass that finds in the cache the very resourceVersion its own last status write replaced does nothing:
    the cache is behind that write (``WrittenVersions``), every write would get 409, and the write's watch
    event, on its way, wakes the key again.
+11. An autoscaling cluster (``enableInTreeAutoscaling``): its autoscaler's ServiceAccount, Role and RoleBinding
+   are ensured after the Services and before any pod (``rbac_apply``: created when missing, patched when
+   they drifted, never written when they match); once the pods its autoscaler named in ``workersToDelete``
+   are gone from the cache, the lists are cleared with one patch conditional on the cached resourceVersion,
+   after the pod writes, and that pass writes no status (its own patch made the cached version stale; the
+   patch's watch event wakes the next pass).
 
 Caller must: hand each key to one worker at a time (the work queue does) and share one ``RayClusterDeps``,
 so one ``InFlight``, among all reconciles of a controller.
@@ -71,6 +77,12 @@ from rayservice.controller.objects import (
 )
 from rayservice.controller.raycluster.inflight import InFlight
 from rayservice.controller.raycluster.plan import ClusterObserved, ClusterPassPlan, plan_pass
+from rayservice.controller.raycluster.rbac_apply import (
+    ExistingNames,
+    RbacCaches,
+    clear_workers_to_delete,
+    ensure_rbac,
+)
 from rayservice.controller.raycluster.status import STARTING_REQUEUE_S, compute_status, requeue_after_s
 from rayservice.informers import controller_owner
 from rayservice.kube import PODS, RAY_CLUSTERS, AlreadyExists, ApiError, NotFound
@@ -82,7 +94,7 @@ NO_OWNER_KIND: Final = "None"
 _log = structlog.get_logger(__name__)
 
 
-class ClusterCaches(Protocol):
+class ClusterCaches(RbacCaches, Protocol):
     """The caches a RayCluster reconcile reads; ``rayservice.controller.caches.Caches`` is one."""
 
     @property
@@ -119,6 +131,7 @@ class RayClusterDeps:
     inflight: InFlight
     metrics: RayClusterMetrics
     written: WrittenVersions = field(default_factory=WrittenVersions)
+    existing: ExistingNames = field(default_factory=ExistingNames)
 
 
 async def reconcile(key: ObjectKey, deps: RayClusterDeps) -> Result:
@@ -142,7 +155,7 @@ async def reconcile(key: ObjectKey, deps: RayClusterDeps) -> Result:
             await deps.events.emit(cluster, WARNING, "InvalidSpec", "; ".join(str(p) for p in plan.problems))
         return DONE  # the next spec edit wakes us
     head_service = await apply_plan(key, cluster, plan, deps)
-    if plan.waiting:
+    if plan.waiting or plan.clear_workers_to_delete is not None:
         return Result(requeue_after_s=STARTING_REQUEUE_S)  # guarantee 7: the new pods' events wake us
     status = compute_status(cluster, observed.pods, head_service, now=deps.clock.now(), problems=[])
     await write_status(cluster, status, deps)
@@ -159,13 +172,18 @@ def observe(key: ObjectKey, cluster: RawObject, deps: RayClusterDeps) -> Cluster
 async def apply_plan(
     key: ObjectKey, cluster: RawObject, plan: ClusterPassPlan, deps: RayClusterDeps
 ) -> RawObject | None:
-    """Guarantees 4-5, in that order; the head Service as it now is (None when it is not ours)."""
+    """Guarantees 4-5 and 11, in that order; the head Service as it now is (None when it is not ours)."""
     ensured = [await _ensure_service(cluster, desired, deps) for desired in plan.services]
+    await ensure_rbac(
+        cluster, plan.rbac, kube=deps.kube, caches=deps.caches, events=deps.events, existing=deps.existing
+    )
     for name in plan.pods.delete:
         await delete_pod(cluster, name, "head" if name in plan.heads else "worker", deps)
         deps.inflight.discard(key, name)
     for pod in plan.pods.create:
         await create_pod(key, cluster, pod, deps)
+    if plan.clear_workers_to_delete is not None:
+        await clear_workers_to_delete(cluster, plan.clear_workers_to_delete, deps.kube)
     return ensured[0] if ensured else None
 
 

@@ -5,7 +5,8 @@ Guarantees:
    write (``written.ignore_own_echo``).
 2. A Pod add, update or delete enqueues the RayCluster its ``ray.io/cluster`` label names (the label the
    reconcile reads pods by), in the pod's namespace; a Service event enqueues its controlling RayCluster
-   (``ray.io``), so Services of a RayService never wake a RayCluster.
+   (``ray.io``), so Services of a RayService never wake a RayCluster; so does an event of the autoscaler's
+   ServiceAccount, Role or RoleBinding.
 3. The controller reads only the shared ``caches`` it is given and adds no informer of its own: the caller
    runs every informer of ``caches`` (``Manager.add_informer``) before the controller starts.
 4. One ``InFlight`` tracker per controller, on the controller's clock.
@@ -56,6 +57,7 @@ def raycluster_controller(
     controller = controller_for(CONTROLLER_NAME, reconcile, deps, own=own, workers=workers, metrics=metrics)
     for informer in caches.pods.informers:
         controller.watch(informer, enqueue_by_label(RAY_CLUSTER_LABEL))
-    for informer in caches.services.informers:
-        controller.watch(informer, enqueue_owner("RayCluster", group="ray.io"))
+    for view in (caches.services, caches.serviceaccounts, caches.roles, caches.rolebindings):
+        for informer in view.informers:
+            controller.watch(informer, enqueue_owner("RayCluster", group="ray.io"))
     return controller

@@ -11,7 +11,7 @@ Guarantees:
    ``minReplicas > maxReplicas``, ``replicas`` outside ``[minReplicas, maxReplicas]``; ``rayStartParams``
    that is not a map, a key that is not a flag name, a value that is not a string; a CPU quantity of the Ray
    container that does not parse; and two derived names (Services, pod name prefixes, identifiers) that
-   coincide.
+   coincide; and what ``autoscaler.autoscaling_problems`` finds (KubeRay's autoscaling checks).
 3. An empty list means the builders in ``desired`` accept the cluster.
 
 Pure.
@@ -30,6 +30,7 @@ from rayservice.controller.objects import RawObject, mapping, name_of, sequence,
 from rayservice.controller.raycluster._podspec import ray_container_index
 from rayservice.controller.raycluster._quantity import parse_quantity
 from rayservice.controller.raycluster._raystart import is_valid_flag_name
+from rayservice.controller.raycluster.autoscaler import autoscaling_problems
 
 _DNS1035: Final = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -74,6 +75,7 @@ def validate_cluster(cluster: RawObject) -> list[Problem]:
         problems += _check_group_name(group.get("groupName"), f"{path}.groupName", seen)
         problems += _check_replicas(group, path)
         problems += _check_group(group, path, head=False)
+    problems += [Problem(field, message) for field, message in autoscaling_problems(cluster)]
     if not problems:
         problems += _check_derived_names(name, sorted(seen))
     return problems

@@ -5,7 +5,8 @@ Guarantees:
    ``replicas``, ``minReplicas``, ``maxReplicas`` and ``scaleStrategy.workersToDelete`` (unset fields read as
    KubeRay's defaults: 0, 0, 2147483647, none). Otherwise it replaces ``spec.workerGroupSpecs`` by the
    cluster's own groups with the desired scaling values, so nothing but scaling ever changes in place. With
-   ``enableInTreeAutoscaling`` the autoscaler owns ``replicas``: the cluster's value is kept.
+   ``enableInTreeAutoscaling`` the autoscaler owns ``replicas`` and ``scaleStrategy.workersToDelete``: the
+   cluster's values are kept (the RayService's own are where a new cluster starts).
 2. The caller applies ``scale_patch`` only to a cluster whose config hash equals the desired one: the groups
    then differ in scaling alone, and are matched by ``groupName``.
 
@@ -42,7 +43,8 @@ def scale_patch(cluster: RawObject, desired_spec: Mapping[str, Any]) -> dict[str
                     patched[key] = value
                     changed = True
             to_delete = [str(pod) for pod in sequence(mapping(want.get("scaleStrategy")).get("workersToDelete"))]
-            if [str(pod) for pod in sequence(mapping(group.get("scaleStrategy")).get("workersToDelete"))] != to_delete:
+            have = [str(pod) for pod in sequence(mapping(group.get("scaleStrategy")).get("workersToDelete"))]
+            if not autoscaled and have != to_delete:
                 patched["scaleStrategy"] = {**mapping(group.get("scaleStrategy")), "workersToDelete": to_delete}
                 changed = True
         groups.append(patched)

@@ -27,6 +27,7 @@ NOT_OBJECT_FIELDS = {
     "node_ip": "a proxy entry of Serve's answer",
     "cpu": "a resource name in requests and limits",
     "include-dashboard": "a ray start parameter",
+    "no-monitor": "a ray start parameter (set on the head of an autoscaling cluster)",
     "exponent": "a group of the quantity regular expression",
     "suffix": "a group of the quantity regular expression",
 }
