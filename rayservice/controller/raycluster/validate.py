@@ -8,7 +8,8 @@ Guarantees:
    without containers; a worker group without a name, with a name that is not a DNS-1123 label (it becomes
    part of pod names and the ``ray.io/group`` label) or with the name of an earlier group; replica counts
    that are not whole numbers in ``[0, 2147483647]`` (the CRD's int32, which not every API server enforces),
-   ``minReplicas > maxReplicas``, ``replicas`` outside ``[minReplicas, maxReplicas]``; ``rayStartParams``
+   ``minReplicas > maxReplicas``, ``replicas`` outside ``[minReplicas, maxReplicas]`` (unless the autoscaler
+   runs: its ``replicas`` are clamped, as KubeRay clamps them, since bounds may move under it); ``rayStartParams``
    that is not a map, a key that is not a flag name, a value that is not a string; a CPU quantity of the Ray
    container that does not parse; and two derived names (Services, pod name prefixes, identifiers) that
    coincide; and what ``autoscaler.autoscaling_problems`` finds (KubeRay's autoscaling checks).
@@ -30,7 +31,7 @@ from rayservice.controller.objects import RawObject, mapping, name_of, sequence,
 from rayservice.controller.raycluster._podspec import ray_container_index
 from rayservice.controller.raycluster._quantity import parse_quantity
 from rayservice.controller.raycluster._raystart import is_valid_flag_name
-from rayservice.controller.raycluster.autoscaler import autoscaling_problems
+from rayservice.controller.raycluster.autoscaler import autoscaling_problems, is_autoscaling
 
 _DNS1035: Final = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -73,7 +74,7 @@ def validate_cluster(cluster: RawObject) -> list[Problem]:
             problems.append(Problem(path, "must be an object"))
             continue
         problems += _check_group_name(group.get("groupName"), f"{path}.groupName", seen)
-        problems += _check_replicas(group, path)
+        problems += _check_replicas(group, path, clamped=is_autoscaling(cluster))
         problems += _check_group(group, path, head=False)
     problems += [Problem(field, message) for field, message in autoscaling_problems(cluster)]
     if not problems:
@@ -96,7 +97,7 @@ def _check_group_name(value: object, path: str, seen: set[str]) -> list[Problem]
     return []
 
 
-def _check_replicas(group: Mapping[str, Any], path: str) -> list[Problem]:
+def _check_replicas(group: Mapping[str, Any], path: str, *, clamped: bool) -> list[Problem]:
     problems: list[Problem] = []
     values: dict[str, int] = {}
     for key in ("replicas", "minReplicas", "maxReplicas"):
@@ -110,7 +111,7 @@ def _check_replicas(group: Mapping[str, Any], path: str) -> list[Problem]:
     low, high, replicas = values.get("minReplicas", 0), values.get("maxReplicas"), values.get("replicas")
     if high is not None and low > high:
         problems.append(Problem(f"{path}.minReplicas", f"{low} is greater than maxReplicas {high}"))
-    elif replicas is not None and (replicas < low or (high is not None and replicas > high)):
+    elif not clamped and replicas is not None and (replicas < low or (high is not None and replicas > high)):
         bounds = f"[{low}, {high if high is not None else 'unbounded'}]"
         problems.append(Problem(f"{path}.replicas", f"{replicas} is outside [minReplicas, maxReplicas] = {bounds}"))
     return problems
