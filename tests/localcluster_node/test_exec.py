@@ -46,6 +46,8 @@ async def test_kubectl_exec_prints_the_commands_output_run_in_the_pods_namespace
     _, out, _ = await kubectl.run("exec", "box", "--", "sh", "-c", "hostname; pwd; echo $GREETING; "
                                   "ip -4 -o addr show | grep -c " + pod["status"]["podIP"])
     assert out.split("\n")[:4] == ["box", "/tmp/work", "hello from the env", "1"]
+    upgrades = [(r.method, r.code) for r in cluster.server.faults.log if r.subresource == "exec"]
+    assert upgrades == [("GET", 101), ("GET", 101)]  # kubectl's WebSocket each time, never its SPDY fallback
 
 
 async def test_kubectl_exec_of_a_failing_command_says_its_exit_code_and_exits_with_it(cluster: Cluster) -> None:

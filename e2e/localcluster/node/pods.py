@@ -7,7 +7,8 @@ Guarantees:
    the container Waiting with ErrImagePull, then ImagePullBackOff (retried with the restart backoff), the
    message naming the table. A known image runs command/args merged with the row's ENTRYPOINT and CMD, with
    kubelet's environment (`env.py`, service variables included; the local Python environment comes first on
-   PATH), output appended to `logs/<container>/<restartCount>.log`. When it exits it
+   PATH), output appended to `logs/<container>/<restartCount>.log` (when it grew noted beside it, logtimes.py;
+   a container with `tty` or `stdin` gets a terminal of its own, attach.py). When it exits it
    restarts per restartPolicy (Always; OnFailure on a non-zero exit; Never): the first restart at once, later
    ones after a backoff doubling from `backoff_s` to `max_backoff_s` (reset after 10 minutes of running),
    shown as CrashLoopBackOff.
@@ -30,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import signal
 import time
@@ -42,7 +44,7 @@ from typing import Any
 import aiohttp
 
 from . import env as envmod
-from . import images, probes
+from . import images, logtimes, probes
 from .attach import ContainerTerminal, spawn_container
 from .guards import NetworkError
 from .sandbox import PodSandbox, SandboxError
@@ -52,6 +54,10 @@ from .volumes import ProjectedVolumes, RequestToken, VolumeError, pod_mounts
 Obj = dict[str, Any]
 FetchRefs = Callable[[str, set[tuple[str, str]]], Awaitable[dict[tuple[str, str], Mapping[str, str]]]]
 log = logging.getLogger(__name__)
+
+
+def _is_running(proc: asyncio.subprocess.Process) -> bool:
+    return proc.returncode is None
 
 
 def wall_now() -> str:
@@ -263,11 +269,16 @@ class PodRunner:
             self._set(c, state="running", started_at=started, reason="", message="", container_id=cid,
                       started=not c.init and "startupProbe" not in c.spec,
                       ready=not c.init and not ({"startupProbe", "readinessProbe"} & set(c.spec)))
+            times = asyncio.create_task(logtimes.record(self.log_path(c, c.view.restart_count),
+                                                        functools.partial(_is_running, c.proc)))
             try:
                 code = await self._wait_with_probes(c, c.proc)
             finally:
                 if c.terminal is not None:
                     await c.terminal.close()
+                if c.proc.returncode is None:
+                    times.cancel()
+                await asyncio.wait({times})
             done = Terminated(code, "Completed" if code == 0 else "Error", started, wall_now())
             restart = should_restart(self.policy, code, c.init)
             if self.terminating.is_set() or not restart:
