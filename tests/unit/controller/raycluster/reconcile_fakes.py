@@ -128,9 +128,16 @@ class FakeCaches:
     rayclusters: FakeView = field(default_factory=FakeView)
     pods: FakeView = field(default_factory=FakeView)
     services: FakeView = field(default_factory=FakeView)
+    serviceaccounts: FakeView = field(default_factory=FakeView)
+    roles: FakeView = field(default_factory=FakeView)
+    rolebindings: FakeView = field(default_factory=FakeView)
 
     def sync(
-        self, api: FakeApi, *, ready: bool = True, kinds: tuple[str, ...] = ("rayclusters", "pods", "services")
+        self,
+        api: FakeApi,
+        *,
+        ready: bool = True,
+        kinds: tuple[str, ...] = ("rayclusters", "pods", "services", "serviceaccounts", "roles", "rolebindings"),
     ) -> None:
         """Catch up with the server; pods run (and are Ready unless ``ready`` is false), as a kubelet would."""
         for plural in kinds:
