@@ -12,8 +12,8 @@ Guarantees:
 4. Every pod's hosts file lists the cluster's Services (dns.py) and is rewritten when they change; so
    `kubernetes.default.svc` (and `kubernetes.default`, `kubernetes.default.svc.cluster.local`) resolve in pods.
    Containers get the service variables of the Services known when they start (KUBERNETES_SERVICE_HOST, ...).
-5. `open_exec` and `open_attach` serve pods/exec and pods/attach (exec.py, attach.py) for a container that runs
-   here, else raise LookupError with the kubelet's `container not found ("NAME")`.
+5. `check_container`, `open_exec` and `open_attach` serve pods/exec and pods/attach (exec.py, attach.py) for a
+   container that runs here, else raise LookupError with the kubelet's `container not found ("NAME")`.
 6. `stop()` ends every pod (grace at most `shutdown_grace_s`) and every task; run() then returns.
 
 Caller must: set up the NodeNetwork first (stack.py does) and keep ApiClient open while run() runs.
@@ -291,6 +291,9 @@ class NodeAgent:
 
     async def serve_logs(self, namespace: str, name: str, query: dict[str, str]) -> web.StreamResponse:
         return serve_logs(self.runner_for(namespace, name), name, query)
+
+    def check_container(self, namespace: str, name: str, container: str) -> None:
+        self._running_container(namespace, name, container)
 
     def _running_container(self, namespace: str, name: str, container: str) -> PodRunner:
         runner = self.runner_for(namespace, name)

@@ -10,8 +10,9 @@ Guarantees:
    authorization of WebSocket upgrades), a 403 otherwise; an unknown container is a 400 (`container x is
    not valid for pod p`), none named in a pod of several a 400 naming the choices; a pod without a node a 400
    (`pod p does not have a host assigned`); no command for exec, or none of stdin, stdout and stderr asked
-   for, a 400; a container that is not running a 500 with the kubelet's text `container not found ("x")`,
-   which kubectl prints as `unable to upgrade connection: container not found ("x")`.
+   for, a 400; no node provider a 400; a container that is not running (by its status, then by the node's
+   `check_container`) a 500 with the kubelet's text `container not found ("x")`, which kubectl prints as
+   `unable to upgrade connection: container not found ("x")`.
 2. A WebSocket request offering `v5.channel.k8s.io` or `v4.channel.k8s.io` is upgraded (the client's first
    choice wins); the first message is an empty one on the lowest channel the client reads (stdout, stderr,
    else error), as the kubelet sends it, so the client knows the stream is up.
@@ -73,8 +74,11 @@ class StreamSession(Protocol):
 
 
 class ExecProvider(Protocol):
-    """The node side (`up` wires the node agent). Raises LookupError, with the kubelet's text, when the container
-    does not run there."""
+    """The node side (`up` wires the node agent). Each method raises LookupError, with the kubelet's text, when
+    the container does not run there."""
+
+    def check_container(self, namespace: str, name: str, container: str) -> None:
+        """Whether the container runs there, before any upgrade (nothing is started)."""
 
     async def open_exec(self, namespace: str, name: str, *, container: str, command: list[str], stdin: bool,
                         tty: bool) -> StreamSession: ...
@@ -168,14 +172,18 @@ async def serve(request: web.Request, pod: Mapping[str, Any], subresource: str, 
     opts = dataclasses.replace(opts, container=container)
     if not container_running(pod, container):
         return web.Response(status=500, text=f'container not found ("{container}")')
-    if not upgrading:
-        raise ApiError(400, "BadRequest", f"Upgrade request required: pods/{subresource} is served over "
-                       f"WebSocket ({' or '.join(channels.PROTOCOLS)}); SPDY is not served by this API server")
-    protocol = websocket.negotiate(request, channels.PROTOCOLS)
     if provider is None:
         raise ApiError(400, "BadRequest", f'pod "{pod["metadata"]["name"]}" cannot be reached: no node agent '
                        "serves this cluster")
     meta = pod["metadata"]
+    try:
+        provider.check_container(meta["namespace"], meta["name"], container)
+    except LookupError as exc:
+        return web.Response(status=500, text=str(exc.args[0] if exc.args else exc))
+    if not upgrading:
+        raise ApiError(400, "BadRequest", f"Upgrade request required: pods/{subresource} is served over "
+                       f"WebSocket ({' or '.join(channels.PROTOCOLS)}); SPDY is not served by this API server")
+    protocol = websocket.negotiate(request, channels.PROTOCOLS)
     try:
         if subresource == "exec":
             session = await provider.open_exec(meta["namespace"], meta["name"], container=container,
