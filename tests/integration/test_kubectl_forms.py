@@ -2,14 +2,16 @@
 
 One test per form: `get events --sort-by`, `get -w`, `-o wide`, `-o custom-columns`, `-o jsonpath`, `-o yaml`
 back through `apply`, `-l` and `--field-selector`, `describe` of every kind served, `explain`, `edit` with
-`EDITOR`, `patch --type=json|merge|strategic`, `scale`, `rollout status`, `delete --wait`; and what is not
-served answers with kube's own error. (`kubectl cp` needs exec into a pod: tests/localcluster_node.)
+`EDITOR`, `patch --type=json|merge|strategic`, `scale`, `rollout status`, `delete --wait`, the `create`
+generators that send protobuf (deployment, job, service); and what is not served answers with kube's own error.
+(`kubectl cp` needs exec into a pod: tests/localcluster_node.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -355,3 +357,37 @@ async def test_what_is_not_served_answers_with_kubes_own_error(kubectl: Kubectl,
                                                                error: str) -> None:
     code, out, err = await kubectl.run(*args, ok=False)
     assert (code, out, err.strip()) == (1, "", error)
+
+
+@pytest.mark.parametrize(("args", "plural"), [
+    (("deployment", "d1", "--image=nginx:1.27", "--port=80", "--replicas=3"), ("apps", "deployments")),
+    (("deployment", "d0", "--image=nginx", "--replicas=0"), ("apps", "deployments")),
+    (("job", "j1", "--image=busybox", "--", "echo", "hi"), ("batch", "jobs")),
+    (("service", "clusterip", "s1", "--tcp=80:8080", "--tcp=443:https"), ("", "services")),
+    (("service", "nodeport", "s2", "--tcp=80:http"), ("", "services")),
+])
+async def test_kubectl_create_generators_store_what_a_client_dry_run_prints(
+        kubectl: Kubectl, cluster: LocalApiServer, args: tuple[str, ...], plural: tuple[str, str]) -> None:
+    # kubectl sends these bodies as protobuf; the stored spec must be what the same command prints as JSON
+    split = args.index("--") if "--" in args else len(args)
+    _, printed, _ = await kubectl.run("create", *args[:split], "--dry-run=client", "-o", "json", *args[split:])
+    want = json.loads(printed)
+    _, out, _ = await kubectl.run("create", *args)
+    name = want["metadata"]["name"]
+    assert out.strip().endswith(f"/{name} created")
+    stored = cluster.store.get(plural, "default", name) or {}
+    assert stored["metadata"].get("labels") == want["metadata"].get("labels")
+    for key, value in want["spec"].items():
+        if key in ("ports", "template") or value == {}:  # {}: left for the server's defaults
+            continue
+        assert stored["spec"][key] == value, key
+    if "template" in want["spec"]:
+        got = stored["spec"]["template"]["spec"]["containers"]
+        def essentials(c: dict[str, Any]) -> dict[str, Any]:  # the server defaults each port's protocol
+            return {"name": c["name"], "image": c["image"], "command": c.get("command"),
+                    "ports": [p["containerPort"] for p in c.get("ports") or []]}
+
+        assert [essentials(c) for c in got] == [essentials(c) for c in want["spec"]["template"]["spec"]["containers"]]
+    if "ports" in want["spec"]:
+        assert [{k: p[k] for k in ("name", "port", "targetPort", "protocol")} for p in stored["spec"]["ports"]] == \
+            want["spec"]["ports"]

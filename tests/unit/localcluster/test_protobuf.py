@@ -43,7 +43,7 @@ def test_unknown_field_numbers_are_skipped() -> None:
 
 @pytest.mark.parametrize("body, words", [
     (b"{}", "magic bytes"),
-    (_envelope("Deployment", b""), "kind 'Deployment'"),
+    (_envelope("Pod", b""), "kind 'Pod'"),
     (CONFIGMAP[:-5], "malformed protobuf"),
     (b"k8s\x00" + bytes([0x0a, 0x7f]), "malformed protobuf"),
 ])

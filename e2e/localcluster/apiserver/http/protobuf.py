@@ -1,14 +1,15 @@
 """Kubernetes protobuf request bodies for the few kinds kubectl's `create` subcommands send that way (pure).
 
-kubectl creates built-in objects (`kubectl create namespace|configmap|secret|serviceaccount`) with a body in
-Kubernetes' protobuf envelope: the magic `k8s\\0`, then a `runtime.Unknown` message holding the TypeMeta and the
-object's own protobuf bytes. The embedded server stores JSON, so this module turns such a body into the object as
-JSON would have carried it.
+kubectl creates built-in objects (`kubectl create namespace|configmap|secret|serviceaccount|role|deployment|job|
+service|...`) with a body in Kubernetes' protobuf envelope: the magic `k8s\\0`, then a `runtime.Unknown` message
+holding the TypeMeta and the object's own protobuf bytes. The embedded server stores JSON, so this module turns
+such a body into the object as JSON would have carried it.
 
 Guarantees:
 1. `decode(raw)` returns the object (apiVersion, kind, and the fields of the kinds in `SCHEMAS`) with the omitempty
-   rules of the JSON encoding: empty strings, zero integers, false booleans and empty messages are left out;
-   `bytes` maps (Secret data, ConfigMap binaryData) become base64 strings.
+   rules of the JSON encoding: empty strings, zero integers, false booleans and empty messages are left out
+   (pointer fields such as `replicas` are kept when sent, 0 included); IntOrString fields become the number or
+   the string they hold; `bytes` maps (Secret data, ConfigMap binaryData) become base64 strings.
 2. A body that is not a well-formed envelope, or a kind outside `SCHEMAS`, raises a 415 `Status` that names the
    kinds accepted and the way around it (`kubectl apply -f`), never a server error.
 3. Unknown field numbers are skipped (a newer client's extra fields are dropped, as pruning would).
@@ -95,10 +96,48 @@ SCHEMAS: Final[Mapping[str, Mapping[int, _Field]]] = {
                     3: ("roleRef", "RoleRef", False)},
     "ClusterRoleBinding": {1: ("metadata", "ObjectMeta", False), 2: ("subjects", "Subject", True),
                            3: ("roleRef", "RoleRef", False)},
+    # `kubectl create deployment|job|service`: the fields those generators set, and the common ones around them
+    "ContainerPort": {1: ("name", "str", False), 2: ("hostPort", "int", False), 3: ("containerPort", "int", False),
+                      4: ("protocol", "str", False), 5: ("hostIP", "str", False)},
+    "EnvVar": {1: ("name", "str", False), 2: ("value", "str", False)},
+    "Quantity": {1: ("string", "str", False)},
+    "ResourceRequirements": {1: ("limits", "map_quantity", False), 2: ("requests", "map_quantity", False)},
+    "Container": {1: ("name", "str", False), 2: ("image", "str", False), 3: ("command", "str", True),
+                  4: ("args", "str", True), 5: ("workingDir", "str", False), 6: ("ports", "ContainerPort", True),
+                  7: ("env", "EnvVar", True), 8: ("resources", "ResourceRequirements", False),
+                  14: ("imagePullPolicy", "str", False), 16: ("stdin", "bool", False),
+                  17: ("stdinOnce", "bool", False), 18: ("tty", "bool", False)},
+    "PodSpec": {2: ("containers", "Container", True), 3: ("restartPolicy", "str", False),
+                4: ("terminationGracePeriodSeconds", "optint", False), 7: ("nodeSelector", "map_str", False),
+                8: ("serviceAccountName", "str", False), 10: ("nodeName", "str", False),
+                20: ("initContainers", "Container", True)},
+    "PodTemplateSpec": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "PodSpec", False)},
+    "RollingUpdateDeployment": {1: ("maxUnavailable", "intstr", False), 2: ("maxSurge", "intstr", False)},
+    "DeploymentStrategy": {1: ("type", "str", False), 2: ("rollingUpdate", "RollingUpdateDeployment", False)},
+    "DeploymentSpec": {1: ("replicas", "optint", False), 2: ("selector", "LabelSelector", False),
+                       3: ("template", "PodTemplateSpec", False), 4: ("strategy", "DeploymentStrategy", False),
+                       5: ("minReadySeconds", "int", False), 6: ("revisionHistoryLimit", "optint", False),
+                       7: ("paused", "bool", False), 9: ("progressDeadlineSeconds", "optint", False)},
+    "Deployment": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "DeploymentSpec", False)},
+    "JobSpec": {1: ("parallelism", "optint", False), 2: ("completions", "optint", False),
+                3: ("activeDeadlineSeconds", "optint", False), 4: ("selector", "LabelSelector", False),
+                6: ("template", "PodTemplateSpec", False), 7: ("backoffLimit", "optint", False),
+                8: ("ttlSecondsAfterFinished", "optint", False), 9: ("completionMode", "str", False),
+                10: ("suspend", "bool", False)},
+    "Job": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "JobSpec", False)},
+    "ServicePort": {1: ("name", "str", False), 2: ("protocol", "str", False), 3: ("port", "int", False),
+                    4: ("targetPort", "intstr", False), 5: ("nodePort", "int", False),
+                    6: ("appProtocol", "str", False)},
+    "ServiceSpec": {1: ("ports", "ServicePort", True), 2: ("selector", "map_str", False),
+                    3: ("clusterIP", "str", False), 4: ("type", "str", False), 5: ("externalIPs", "str", True),
+                    7: ("sessionAffinity", "str", False), 10: ("externalName", "str", False),
+                    18: ("clusterIPs", "str", True)},
+    "Service": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "ServiceSpec", False)},
 }
 KINDS: Final = ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "TokenRequest", "TokenReview",
                 "SelfSubjectReview", "SelfSubjectAccessReview", "SelfSubjectRulesReview", "SubjectAccessReview",
-                "LocalSubjectAccessReview", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+                "LocalSubjectAccessReview", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
+                "Deployment", "Job", "Service")
 
 
 class _Malformed(ValueError):
@@ -174,11 +213,11 @@ def _message(raw: bytes, name: str) -> dict[str, Any]:
             continue
         key, kind, repeated = schema[number]
         value: Any
-        if kind == "int" or kind == "bool":
+        if kind in ("int", "bool", "optint"):
             if not isinstance(item, int):
                 raise _Malformed(f"{name}.{key} is not a varint")
-            value = bool(item) if kind == "bool" else item
-            if not value:
+            value = bool(item) if kind == "bool" else _signed(item)
+            if not value and kind != "optint":  # a pointer field sent is kept, 0 included (replicas: 0)
                 continue
         elif not isinstance(item, bytes):
             raise _Malformed(f"{name}.{key} is not length-delimited")
@@ -186,6 +225,13 @@ def _message(raw: bytes, name: str) -> dict[str, Any]:
             k, v = _map_entry(item, binary=kind == "map_bytes")
             out.setdefault(key, {})[k] = v
             continue
+        elif kind == "map_quantity":
+            parts = {number: part for number, part in _fields(item) if isinstance(part, bytes)}
+            out.setdefault(key, {})[parts.get(1, b"").decode()] = _message(parts.get(2, b""), "Quantity").get(
+                "string", "")
+            continue
+        elif kind == "intstr":
+            value = _int_or_string(item)
         elif kind == "str":
             value = item.decode()
             if not value and not repeated:
@@ -205,6 +251,21 @@ def _message(raw: bytes, name: str) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def _signed(value: int) -> int:
+    """A varint as Go's int32/int64 reads it (negative numbers arrive as 64-bit two's complement)."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _int_or_string(raw: bytes) -> int | str:
+    """intstr.IntOrString: `type` 1 (0 int, 1 string), `intVal` 2, `strVal` 3; JSON carries the one it holds."""
+    fields = dict(_fields(raw))
+    if fields.get(1, 0) == 1:
+        text = fields.get(3, b"")
+        return text.decode() if isinstance(text, bytes) else ""
+    number = fields.get(2, 0)
+    return _signed(number) if isinstance(number, int) else 0
 
 
 def decode(raw: bytes) -> dict[str, Any]:
