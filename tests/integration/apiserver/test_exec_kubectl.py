@@ -116,3 +116,18 @@ async def test_a_container_the_node_does_not_run_is_the_kubelets_not_found_for_e
         assert code == 1
         assert err.strip().endswith('error: unable to upgrade connection: container not found ("elsewhere")')
     assert provider(server).asked == []
+
+
+async def test_the_aio_clients_ws_api_client_gets_the_output_over_v4(kubectl: Kubectl, server: LocalApiServer,
+                                                                      tmp_path: Path) -> None:
+    from kubernetes.aio import client, config
+    from kubernetes.aio.stream import WsApiClient
+
+    configuration = client.Configuration()
+    await config.load_kube_config(config_file=str(tmp_path / "kubeconfig"), client_configuration=configuration)
+    async with WsApiClient(configuration=configuration) as ws_api:
+        resp = await client.CoreV1Api(api_client=ws_api).connect_get_namespaced_pod_exec(
+            "box", "default", command=["sh", "-c", "echo from aio"], stderr=True, stdin=False, stdout=True,
+            tty=False)
+    assert resp == "from aio\n"  # the generated method decodes the preloaded body
+    assert provider(server).asked[-1][3] == ["sh", "-c", "echo from aio"]
