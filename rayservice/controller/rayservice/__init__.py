@@ -9,6 +9,10 @@ Pure decisions:
 - ``serve_health``: when an unhealthy active cluster is due for replacement (thresholds, backoff).
 - ``serve_diff``: ``decide_serve`` (PUT or not) and ``is_serving`` (may traffic switch).
 - ``serve_labels``: ``serve_label_changes``: the ``ray.io/serve`` pod labels from proxy health.
+- ``rollout``: ``decide_rollout`` -> ``RolloutOutcome``: rollout deadlines under ``rolloutPolicy``, when one is
+  given up, and what a given-up rollout holds back (the pending cluster, or the new Serve config).
+- ``pace``: ``pass_requeue_s``: when to look again; ``status_events``: the events a status write records.
+- ``last_good``: the last good Serve config, as an annotation of the cluster it ran on.
 - ``status``: ``compute_status`` (the only builder of RayService status) and ``requeue_after_s``.
 
 The async shell: ``reconcile`` (one pass), ``observe`` (cache and dashboard reads), ``apply`` (carries out
@@ -35,8 +39,16 @@ from rayservice.controller.rayservice.desired import (
     owner_reference,
     serve_service_name_of,
 )
+from rayservice.controller.rayservice.last_good import (
+    LAST_GOOD_ANNOTATION,
+    MAX_LAST_GOOD_BYTES,
+    decode_last_good,
+    encode_last_good,
+    last_good_of,
+)
 from rayservice.controller.rayservice.memory import ClusterMemory
 from rayservice.controller.rayservice.observe import head_address
+from rayservice.controller.rayservice.pace import pass_requeue_s
 from rayservice.controller.rayservice.pass_values import (
     Notes,
     Observed,
@@ -48,14 +60,17 @@ from rayservice.controller.rayservice.pass_values import (
     Switch,
 )
 from rayservice.controller.rayservice.patches import scale_patch
-from rayservice.controller.rayservice.plan import (
-    active_health,
-    pass_requeue_s,
-    plan,
-    serve_put,
-    status_events,
-)
+from rayservice.controller.rayservice.plan import active_health, plan, serve_put
 from rayservice.controller.rayservice.reconcile import reconcile
+from rayservice.controller.rayservice.rollout import (
+    DEPLOY_FAILED_GRACE_S,
+    RETRY_ANNOTATION,
+    Policy,
+    RolloutOutcome,
+    decide_rollout,
+    rollout_policy,
+    serve_config_hash,
+)
 from rayservice.controller.rayservice.serve_diff import (
     LastPut,
     ServeDecision,
@@ -81,6 +96,7 @@ from rayservice.controller.rayservice.setup import (
 from rayservice.controller.rayservice.status import (
     CONVERGING_REQUEUE_S,
     FAILING_REQUEUE_S,
+    REASON_ROLLOUT_FAILED,
     REASON_SERVE_DEPLOY_FAILED,
     STARTING_REQUEUE_S,
     STEADY_REQUEUE_S,
@@ -89,7 +105,9 @@ from rayservice.controller.rayservice.status import (
     count_serve_endpoints,
     recorded_applications,
     requeue_after_s,
+    rollout_failure_message,
 )
+from rayservice.controller.rayservice.status_events import status_events
 from rayservice.controller.rayservice.upgrade import (
     ClusterFacts,
     ClusterPlan,
@@ -106,10 +124,15 @@ __all__ = [
     "CONTROLLER_NAME",
     "CONVERGING_REQUEUE_S",
     "DEFAULT_DASHBOARD_TIMEOUT_S",
+    "DEPLOY_FAILED_GRACE_S",
     "FAILING_REQUEUE_S",
+    "LAST_GOOD_ANNOTATION",
+    "MAX_LAST_GOOD_BYTES",
     "NO_RAYSERVICE_METRICS",
+    "REASON_ROLLOUT_FAILED",
     "REASON_SERVE_DEPLOY_FAILED",
     "REPLACEMENTS_ANNOTATION",
+    "RETRY_ANNOTATION",
     "STARTING_REQUEUE_S",
     "STEADY_REQUEUE_S",
     "ClusterFacts",
@@ -127,7 +150,9 @@ __all__ = [
     "Notes",
     "Observed",
     "PassPlan",
+    "Policy",
     "RayServiceMetrics",
+    "RolloutOutcome",
     "ServeDecision",
     "ServePut",
     "ServeState",
@@ -144,15 +169,19 @@ __all__ = [
     "count_serve_endpoints",
     "current_clusters",
     "decide",
+    "decide_rollout",
     "decide_serve",
+    "decode_last_good",
     "deletion_deadline",
     "desired_app_names",
     "desired_cluster",
     "desired_head_service",
     "desired_serve_service",
+    "encode_last_good",
     "head_address",
     "ignored_fields",
     "is_serving",
+    "last_good_of",
     "owner_reference",
     "pass_requeue_s",
     "plan",
@@ -164,7 +193,10 @@ __all__ = [
     "replacement_backoff_s",
     "replacement_due",
     "requeue_after_s",
+    "rollout_failure_message",
+    "rollout_policy",
     "scale_patch",
+    "serve_config_hash",
     "serve_label_changes",
     "serve_put",
     "serve_service_name_of",

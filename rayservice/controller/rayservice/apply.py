@@ -13,7 +13,11 @@ Guarantees:
    reported as a Normal ``SubmittedServeConfig`` event; failure is counted in ``deps.memory`` (the backoff)
    and reported as a Warning ``FailedToSubmitServeConfig`` event naming the cluster and Ray's answer.
    Nothing about Ray is raised.
-4. ``commit`` writes the status only when it changed; then the events that status records and the metrics.
+4. ``commit`` writes the status only when it changed; then the events that status records (a Warning
+   ``RolloutFailed`` for a rollout given up, a Warning ``RolloutPolicyLimited`` once per generation when
+   ``upgradeStrategy.type`` None leaves only the Serve part of ``rolloutPolicy``) and the metrics (a rollout
+   that ended: its outcome and duration).
+5. After the Serve PUT, ``apply_plan`` stores the active cluster's last good Serve config when the plan asks.
 
 It decides nothing: every choice is the plan's.
 """
@@ -44,9 +48,10 @@ from rayservice.controller.objects import (
 )
 from rayservice.controller.rayservice.deps import Deps
 from rayservice.controller.rayservice.desired import desired_cluster
+from rayservice.controller.rayservice.last_good import LAST_GOOD_ANNOTATION
 from rayservice.controller.rayservice.pass_values import Observed, PassPlan, ServePut, StatusEvents, Submitted, Switch
-from rayservice.controller.rayservice.plan import status_events
 from rayservice.controller.rayservice.serve_diff import LastPut, config_digest
+from rayservice.controller.rayservice.status_events import status_events
 from rayservice.controller.rayservice.upgrade import recorded_clusters
 from rayservice.controller.rayservice.validate import ServiceCheck
 from rayservice.controller.rayservice.writes import (
@@ -55,6 +60,7 @@ from rayservice.controller.rayservice.writes import (
     label_serve_pod,
     scale_cluster,
     set_deadline,
+    store_last_good,
 )
 from rayservice.kube import RAY_SERVICES
 from rayservice.ray import DashboardError
@@ -65,6 +71,8 @@ REASON_SWITCHED: Final = "SwitchedTraffic"
 REASON_VALIDATION_FAILED: Final = "ValidationFailed"
 REASON_IGNORED_FIELDS: Final = "IgnoredFields"
 REASON_SERVE_CONFIG_WARNING: Final = "ServeConfigWarning"
+REASON_ROLLOUT_FAILED: Final = "RolloutFailed"
+REASON_ROLLOUT_POLICY_LIMITED: Final = "RolloutPolicyLimited"
 
 _log = structlog.get_logger(__name__)
 
@@ -88,8 +96,9 @@ async def apply_plan(plan: PassPlan, observed: Observed, deps: Deps) -> Submitte
     """Guarantee 2; what the Serve submission did."""
     _note_health(plan, observed, deps)
     service, clusters = observed.service, plan.clusters
+    why = "its rollout was given up" if plan.status.get("failedRollout") else "no longer wanted, never served"
     for name in clusters.drop:
-        await delete_cluster(service, observed.clusters.get(name), name, deps, why="no longer wanted, never served")
+        await delete_cluster(service, observed.clusters.get(name), name, deps, why=why)
     for name in clusters.delete:
         await delete_cluster(service, observed.clusters.get(name), name, deps, why="its deletion deadline passed")
     for name in clusters.unmark:
@@ -100,6 +109,8 @@ async def apply_plan(plan: PassPlan, observed: Observed, deps: Deps) -> Submitte
     for name in clusters.scale:
         await scale_cluster(service, observed.clusters[name], desired_spec, deps)
     submitted = await submit(service, plan.serve_put, deps) if plan.serve_put is not None else Submitted.NOTHING
+    if plan.remember_serve is not None:
+        await store_last_good(service, plan.remember_serve[0], LAST_GOOD_ANNOTATION, plan.remember_serve[1], deps)
     for pod, value in plan.labels:
         await label_serve_pod(service, pod, value, deps)
     await _point_services(plan, observed, deps)
@@ -159,6 +170,11 @@ async def _emit_status_events(service: RawObject, events: StatusEvents, deps: De
     if events.validation_failed:
         _log.info("rayservice_invalid", message=events.validation_failed)
         await deps.events.emit(service, WARNING, REASON_VALIDATION_FAILED, events.validation_failed)
+    if events.rollout_failed:
+        _log.warning("rollout_failed", message=events.rollout_failed)
+        await deps.events.emit(service, WARNING, REASON_ROLLOUT_FAILED, events.rollout_failed)
+    if events.rollout_policy_limited:
+        await deps.events.emit(service, WARNING, REASON_ROLLOUT_POLICY_LIMITED, events.rollout_policy_limited)
 
 
 def _note_health(plan: PassPlan, observed: Observed, deps: Deps) -> None:

@@ -104,6 +104,8 @@ class StatusEvents:
     ignored_fields: str = ""
     serve_config_warnings: str = ""
     validation_failed: str = ""
+    rollout_failed: str = ""
+    rollout_policy_limited: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,3 +122,4 @@ class PassPlan:
     switch: Switch | None = None
     services: tuple[RawObject, ...] = ()
     requeue_after_put_failure_s: float | None = None
+    remember_serve: tuple[str, str] | None = None  # (cluster, value of the last good Serve config annotation)

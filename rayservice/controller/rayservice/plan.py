@@ -17,6 +17,12 @@ Guarantees:
    status (Ray's answer predates the PUT). ``requeue_after_s`` holds when no PUT fails;
    ``requeue_after_put_failure_s`` when the planned PUT fails (one more dashboard failure: the backoff).
 5. Label changes cover the active and pending clusters (before a switch), each cluster's pods by name.
+6. Under ``rolloutPolicy`` (``rollout.decide_rollout``, decided first): a pass that gives a rollout up plans
+   only the status recording ``failedRollout`` (no cluster write, no PUT, no switch); later passes act on
+   that record: a held cluster rollout keeps and makes no pending cluster, and a rolled-back Serve update
+   (or a held cluster rollout) deploys the last good config to the active cluster instead of the desired one
+   (nothing, when none is known). ``remember_serve`` stores the config the active cluster serves as its last
+   good one. Without ``rolloutPolicy`` none of this happens.
 
 Pure: randomness (new cluster names, jitter) comes from the ``rng`` argument, drawn in that order.
 """
@@ -28,31 +34,27 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from rayservice.api.rayservice import CONDITION_READY
 from rayservice.controller.objects import (
     RawObject,
-    find_condition,
     flag,
-    generation_of,
     is_deleting,
     metadata,
     parse_time,
     raycluster_status,
     rayservice_spec,
-    rayservice_status,
 )
 from rayservice.controller.rayservice.desired import desired_head_service, desired_serve_service
+from rayservice.controller.rayservice.pace import pass_requeue_s
 from rayservice.controller.rayservice.pass_values import (
     Notes,
     Observed,
     PassPlan,
     ServePut,
-    StatusEvents,
     Submitted,
     Switch,
 )
+from rayservice.controller.rayservice.rollout import RolloutOutcome, decide_rollout
 from rayservice.controller.rayservice.serve_diff import (
-    apps_missing,
     config_digest,
     decide_serve,
     desired_app_names,
@@ -61,22 +63,21 @@ from rayservice.controller.rayservice.serve_diff import (
 from rayservice.controller.rayservice.serve_health import Health, unhealthy_since
 from rayservice.controller.rayservice.serve_labels import serve_label_changes
 from rayservice.controller.rayservice.status import (
-    FAILED_APP_STATUSES,
-    REASON_VALIDATION_FAILED,
     ClusterReport,
-    Pace,
     compute_status,
     requeue_after_s,
 )
 from rayservice.controller.rayservice.upgrade import ClusterPlan, cluster_facts, decide, deletion_deadline
-from rayservice.controller.rayservice.validate import ServiceCheck
-from rayservice.ray import as_status_field, is_converging
+from rayservice.ray import as_status_field
 
 
 def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:
-    """Guarantees 1-5."""
+    """Guarantees 1-6."""
     service = observed.service
+    rollout = decide_rollout(observed, now)
     health, clock = active_health(observed, now)
+    if rollout.gave_up:
+        return _given_up(observed, rollout, clock, now)
     facts = [cluster_facts(cluster) for cluster in observed.clusters.values()]
     clusters = decide(
         service,
@@ -87,11 +88,13 @@ def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:
         now=now,
         rng=rng,
         current=(observed.active, observed.pending),
+        hold=rollout.hold,
     )
     if clusters.create is not None:
-        return _starting(observed, clusters, clock, now)
+        return _starting(observed, clusters, clock, now, rollout)
     target = clusters.pending or clusters.active
-    put = serve_put(observed, target)
+    config = rollout.serve_config if rollout.serve_override and target == observed.active else observed.check.config
+    put = serve_put(observed, target, config)
     switch = _switch(observed, clusters, put, now)
     active, pending = (switch.new, None) if switch is not None else (clusters.active, clusters.pending)
     live = {name for name, cluster in observed.clusters.items() if not is_deleting(cluster)}
@@ -103,10 +106,23 @@ def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:
         pending=_report(pending, observed),
         serve_endpoints=observed.serve_endpoints,
         kept_outdated=clusters.kept_outdated,
+        rollout=rollout.record,
+        failed_rollout=rollout.failed,
     )
     jitter = rng.random()
+    override = config is not observed.check.config
     requeue = {
-        outcome: pass_requeue_s(observed, clusters, target, outcome, now=now, jitter=jitter)
+        outcome: pass_requeue_s(
+            observed,
+            clusters,
+            target,
+            outcome,
+            now=now,
+            jitter=jitter,
+            config=config,
+            override=override,
+            wake_at=rollout.wake_at,
+        )
         for outcome in (Submitted.PUT if put else Submitted.NOTHING, Submitted.FAILED)
     }
     return PassPlan(
@@ -119,6 +135,7 @@ def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:
         switch=switch,
         services=_services(observed, point_at),
         requeue_after_put_failure_s=requeue[Submitted.FAILED],
+        remember_serve=rollout.remember,
     )
 
 
@@ -141,10 +158,9 @@ def active_health(observed: Observed, now: datetime) -> tuple[Health, Literal["r
     return Health(unhealthy_since(statuses, app_names), since), clock
 
 
-def serve_put(observed: Observed, target: str | None) -> ServePut | None:
-    """The PUT ``decide_serve`` asks for on the target cluster, as it was just read; ``None``: no PUT."""
+def serve_put(observed: Observed, target: str | None, config: Mapping[str, Any] | None) -> ServePut | None:
+    """The PUT of ``config`` ``decide_serve`` asks for on the target cluster, as it was just read; ``None``: no PUT."""
     read = observed.ray.get(target) if target is not None else None
-    config = observed.check.config
     if target is None or read is None or read.answer is None or config is None:
         return None
     last = observed.notes.get(target, Notes()).last_put
@@ -152,53 +168,16 @@ def serve_put(observed: Observed, target: str | None) -> ServePut | None:
     if not decision.put:
         return None
     first = last is None or (last.address, last.digest) != (read.address, config_digest(config))
-    return ServePut(target, read.address, config, decision.reason, first)
-
-
-def pass_requeue_s(
-    observed: Observed, clusters: ClusterPlan, target: str | None, submitted: Submitted, *, now: datetime, jitter: float
-) -> float | None:
-    """When to look again after a pass whose Serve submission did ``submitted``."""
-    ray = observed.ray
-    state = ray.get(target) if target is not None else None
-    answered = state is not None and state.answer is not None
-    unread = any(name not in ray for name in (clusters.active, clusters.pending) if name)
-    pace: Pace = "steady"
-    if target is not None and (state is None or unread):
-        pace = "starting"
-    elif submitted is Submitted.PUT or (
-        state is not None
-        and answered
-        and (is_converging(state.statuses) or apps_missing(observed.check.config, state.apps))
-    ):
-        pace = "converging"
-    elif state is not None and answered and any(app.status in FAILED_APP_STATUSES for app in state.statuses.values()):
-        pace = "failing"  # Ray may recover on its own (a replica restarts): look again soon, not in 90 s
-    failures = 0
-    if target is not None and (submitted is Submitted.FAILED or (state is not None and not answered)):
-        failures = observed.notes.get(target, Notes()).failures + (1 if submitted is Submitted.FAILED else 0)
-    wake_in_s = (clusters.wake_at - now).total_seconds() if clusters.wake_at is not None else None
-    return requeue_after_s(valid=True, pace=pace, ray_failures=failures, wake_in_s=wake_in_s, jitter=jitter)
-
-
-def status_events(service: RawObject, status: Mapping[str, Any], check: ServiceCheck) -> StatusEvents:
-    """The events a status write records, emitted after it (a pass on a stale cache gets 409 and repeats none):
-    ignored fields and Serve config warnings once per generation, a validation failure per distinct message."""
-    ignored = warnings = invalid = ""
-    generation = generation_of(service)
-    if generation is not None and generation != rayservice_status(service).get("observedGeneration"):
-        if check.ignored:
-            ignored = "Accepted but not acted on: " + ", ".join(f"spec.{field}" for field in check.ignored)
-        warnings = "; ".join(str(warning) for warning in check.warnings)
-    before = find_condition(rayservice_status(service).get("conditions"), CONDITION_READY) or {}
-    after = find_condition(status.get("conditions"), CONDITION_READY) or {}
-    if after.get("reason") == REASON_VALIDATION_FAILED and before.get("message") != after.get("message"):
-        invalid = str(after.get("message", ""))
-    return StatusEvents(ignored, warnings, invalid)
+    reason = decision.reason if config is observed.check.config else f"the last good config: {decision.reason}"
+    return ServePut(target, read.address, config, reason, first)
 
 
 def _starting(
-    observed: Observed, clusters: ClusterPlan, clock: Literal["run", "stop"] | None, now: datetime
+    observed: Observed,
+    clusters: ClusterPlan,
+    clock: Literal["run", "stop"] | None,
+    now: datetime,
+    rollout: RolloutOutcome,
 ) -> PassPlan:
     """Guarantee 2."""
     assert clusters.create is not None
@@ -209,15 +188,45 @@ def _starting(
         active=active,
         pending=ClusterReport(clusters.create.name),
         serve_endpoints=observed.serve_endpoints,
+        rollout=rollout.record,
+        failed_rollout=rollout.failed,
     )
     stored = {**service, "status": recorded}
-    fallback = compute_status(stored, now=now, active=active, serve_endpoints=observed.serve_endpoints)
+    fallback = compute_status(
+        stored,
+        now=now,
+        active=active,
+        serve_endpoints=observed.serve_endpoints,
+        rollout=rollout.record,
+        failed_rollout=rollout.failed,
+    )
     return PassPlan(
         clusters=clusters,
         status=recorded,
         requeue_after_s=requeue_after_s(valid=True, pace="starting"),
         health_clock=clock,
         status_if_create_fails=fallback,
+    )
+
+
+def _given_up(
+    observed: Observed, rollout: RolloutOutcome, clock: Literal["run", "stop"] | None, now: datetime
+) -> PassPlan:
+    """Guarantee 6: the pass that gives a rollout up only records it; the rollback follows from the record."""
+    status = compute_status(
+        observed.service,
+        now=now,
+        active=_report(observed.active, observed),
+        pending=_report(observed.pending, observed),
+        serve_endpoints=observed.serve_endpoints,
+        rollout=rollout.record,
+        failed_rollout=rollout.failed,
+    )
+    return PassPlan(
+        clusters=ClusterPlan(observed.active, observed.pending),
+        status=status,
+        requeue_after_s=requeue_after_s(valid=True, pace="converging"),
+        health_clock=clock,
     )
 
 

@@ -31,6 +31,10 @@ Guarantees:
    RayServices cost about 11 passes a second, spread out); never later than ``wake_in_s``. Changes between
    two steady looks still wake the controller at once: Kubernetes objects by watch, so only Ray's own view
    (an application turning UNHEALTHY, a restarted head's Serve) waits for the next look.
+8. ``rollout`` and ``failed_rollout`` (``rollout.decide_rollout``) become ``status.rollout`` and
+   ``status.failedRollout``; with a failed rollout, ``UpgradeInProgress`` is False ``RolloutFailed``, its
+   message naming the cluster, the cause in Ray's words and what was done (rolled back, waiting, or nothing to
+   roll back to).
 
 Pure.
 """
@@ -69,6 +73,7 @@ REASON_BOTH_CLUSTERS: Final = "BothActivePendingClustersExist"
 REASON_NO_PENDING: Final = "NoPendingCluster"
 REASON_NO_ACTIVE: Final = "NoActiveCluster"
 REASON_SERVE_DEPLOY_FAILED: Final = "ServeDeployFailed"
+REASON_ROLLOUT_FAILED: Final = "RolloutFailed"
 FAILED_APP_STATUSES: Final = frozenset({"DEPLOY_FAILED", "UNHEALTHY"})
 MAX_APP_MESSAGE: Final = 500  # characters of Ray's message per application in Ready (tracebacks run long)
 STARTING_REQUEUE_S: Final = 2.0
@@ -101,6 +106,8 @@ def compute_status(
     pending: ClusterReport | None = None,
     serve_endpoints: int = 0,
     kept_outdated: bool = False,
+    rollout: Mapping[str, Any] | None = None,
+    failed_rollout: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The RayService status for this pass (see the guarantees)."""
     previous = rayservice_status(service)
@@ -120,12 +127,20 @@ def compute_status(
         initializing = _still_initializing(previous)
         conditions = [
             _ready(active, pending, status.get("pendingServiceStatus"), serve_endpoints, initializing),
-            _upgrade(active, pending, initializing, kept_outdated),
+            _upgrade(active, pending, initializing, kept_outdated)
+            if failed_rollout is None
+            else _condition(
+                CONDITION_UPGRADE_IN_PROGRESS, "False", REASON_ROLLOUT_FAILED, rollout_failure_message(failed_rollout)
+            ),
         ]
         status["conditions"] = merge_conditions(previous.get("conditions"), conditions, now=now, generation=generation)
         ready = conditions[0]["status"] == "True"
         status["serviceStatus"] = SERVICE_STATUS_RUNNING if ready else ""
         status["numServeEndpoints"] = serve_endpoints if active is not None else 0
+        if rollout is not None:
+            status["rollout"] = copy.deepcopy(dict(rollout))
+        if failed_rollout is not None:
+            status["failedRollout"] = copy.deepcopy(dict(failed_rollout))
     if generation is not None:
         status["observedGeneration"] = generation
     before = {key: value for key, value in previous.items() if key != "lastUpdateTime"}
@@ -261,6 +276,24 @@ def _upgrade(
     if initializing:
         return _condition(kind, "False", REASON_INITIALIZING, "RayService is initializing")
     return _condition(kind, "Unknown", REASON_NO_ACTIVE, "No active Ray cluster")
+
+
+_ROLLOUT_ACTIONS: Final = {
+    "RolledBack": "rolled back; the active cluster keeps serving the last good config",
+    "Waiting": "rolloutPolicy.onFailure is Wait: still trying",
+    "NothingToRollBackTo": "no Serve config is known to have run on this cluster: nothing to roll back to",
+}
+
+
+def rollout_failure_message(failed: Mapping[str, Any]) -> str:
+    """Guarantee 8: the cluster, the cause and what was done, in one sentence."""
+    kind = "Serve update" if failed.get("kind") == "Serve" else "upgrade"
+    action = _ROLLOUT_ACTIONS.get(str(failed.get("action")), str(failed.get("action", "")))
+    return (
+        f"The {kind} on RayCluster {failed.get('rayClusterName', '')} failed ({failed.get('reason', '')}): "
+        f"{failed.get('message', '')}; {action}. It is not tried again until the spec changes or the "
+        "rayservice.ray.io/retry-rollout annotation does"
+    )
 
 
 def _condition(kind: str, status: str, reason: str, message: str) -> dict[str, Any]:

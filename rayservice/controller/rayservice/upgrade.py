@@ -9,7 +9,8 @@ Guarantees:
    it), except one that replaces an unhealthy active cluster. With an active cluster whose hash differs:
    under ``NewCluster`` (and ``NewClusterWithIncrementalUpgrade``, upgraded the same way) a pending cluster
    with the desired hash is kept or made, and a pending one with another hash is replaced (a newer spec
-   mid-upgrade); under ``None`` the active cluster is kept as it is and any pending one is dropped.
+   mid-upgrade); under ``None``, or ``hold`` (a rollout of this spec was given up with ``onFailure: Rollback``),
+   the active cluster is kept as it is and any pending one is dropped.
 3. A pending cluster that must be made gets its recorded name when it has one (the name was written to
    status before a create that may not have happened), else an owned cluster with the desired hash that no
    one selects, records or is deleting (adopted: a create whose status write was lost), else a fresh random
@@ -102,10 +103,8 @@ def cluster_facts(cluster: RawObject) -> ClusterFacts:
     """The facts of one raw RayCluster; a cluster without the hash annotation is hashed from its spec."""
     annotations = annotations_of(cluster)
     config_hash = annotations.get(CLUSTER_HASH_ANNOTATION)
-    try:
-        replacements = max(int(str(annotations.get(REPLACEMENTS_ANNOTATION, "0"))), 0)
-    except ValueError:
-        replacements = 0
+    count = str(annotations.get(REPLACEMENTS_ANNOTATION, "0"))
+    replacements = int(count) if count.isdecimal() else 0  # a negative or garbled count reads as none
     return ClusterFacts(
         name=name_of(cluster),
         config_hash=str(config_hash) if config_hash else names.cluster_config_hash(raycluster_spec(cluster)),
@@ -156,13 +155,14 @@ def decide(
     now: datetime,
     rng: random.Random,
     current: tuple[str | None, str | None] | None = None,
+    hold: bool = False,
 ) -> ClusterPlan:
     """The clusters to keep, make, scale and delete (guarantees 1-7); ``current``: ``current_clusters``, if known."""
     everything = {facts.name: facts for facts in clusters}
     live = {name: facts for name, facts in everything.items() if not facts.deleting}
     active, pending = current if current is not None else current_clusters(service, live, selected=selected)
     protected = frozenset(name for name in (*selected, *recorded_clusters(service)) if name)
-    scene = _Scene(service, everything, live, protected, desired_hash, rng)
+    scene = _Scene(service, everything, live, protected, desired_hash, rng, hold)
     choice = _choose(scene, active, pending, health, now)
     keep = {name for name in (active, choice.pending) if name}
     mark, delete, wakes = _garbage(scene, keep | set(choice.drop), now)
@@ -201,6 +201,7 @@ class _Scene:  # the RayService's clusters as one decision sees them
     protected: frozenset[str]
     desired_hash: str
     rng: random.Random
+    hold: bool = False
 
     def dropped(self, pending: str | None) -> tuple[str, ...]:
         """Guarantee 4: a pending cluster given up is deleted at once, unless it is gone or going."""
@@ -222,7 +223,7 @@ class _Scene:  # the RayService's clusters as one decision sees them
 
 
 def _choose(scene: _Scene, active: str | None, pending: str | None, health: Health, now: datetime) -> _Choice:
-    """Guarantee 2: the pending cluster for each state of the upgrade."""
+    """Guarantees 2 and 8: the pending cluster for each state of the upgrade."""
     strategy = text(part(rayservice_spec(scene.service).get("upgradeStrategy")).get("type"), "NewCluster")
     active_facts = scene.live.get(active) if active is not None else None
     pending_facts = scene.live.get(pending) if pending is not None else None
@@ -233,8 +234,8 @@ def _choose(scene: _Scene, active: str | None, pending: str | None, health: Heal
         return _Choice(pending, NewCluster(pending)) if pending_facts is None else _Choice(pending)
     if active_facts.config_hash == scene.desired_hash:
         return _keep_or_replace(scene, active_facts, pending, strategy, health, now)
-    if strategy == "None":
-        return _Choice(None, drop=scene.dropped(pending), kept_outdated=True)
+    if strategy == "None" or scene.hold:
+        return _Choice(None, drop=scene.dropped(pending), kept_outdated=strategy == "None")
     if pending_facts is not None and pending_facts.config_hash == scene.desired_hash:
         return _Choice(pending)
     if missing and pending is not None:
@@ -294,7 +295,6 @@ def _adoptable(clusters: Iterable[ClusterFacts], protected: Collection[str], des
 
 
 def _fresh_name(service: RawObject, rng: random.Random, *, taken: set[str]) -> str:
-    name = names.rayservice_cluster_name(name_of(service), rng)
-    while name in taken:
-        name = names.rayservice_cluster_name(name_of(service), rng)
+    while (name := names.rayservice_cluster_name(name_of(service), rng)) in taken:
+        pass
     return name

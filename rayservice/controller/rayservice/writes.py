@@ -10,6 +10,7 @@ Guarantees:
    incarnation it saw (uid precondition).
 5. Every create, delete and in-place scaling emits one Normal event on the RayService.
 6. ``label_serve_pod`` sets a pod's ``ray.io/serve`` label; NotFound (the pod went away) is done.
+7. ``store_last_good`` sets a cluster's last good Serve config annotation; NotFound is done.
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ async def create_cluster(service: RawObject, cluster: Mapping[str, Any], deps: D
         _log.warning("cluster_name_taken", cluster=name, owner_uid=controller_uid(existing))
         return False
     except ApiError as exc:  # without this event a missing permission would only show in the operator's log
-        await deps.events.emit(service, WARNING, REASON_CREATE_CLUSTER_FAILED,
-                               f"Failed to create RayCluster {namespace}/{name}: {exc}")
+        await deps.events.emit(
+            service, WARNING, REASON_CREATE_CLUSTER_FAILED, f"Failed to create RayCluster {namespace}/{name}: {exc}"
+        )
         raise
     _log.info("cluster_created", cluster=name, why=why)
     await deps.events.emit(service, NORMAL, REASON_CREATED_CLUSTER, f"Created RayCluster {namespace}/{name}: {why}")
@@ -85,6 +87,16 @@ async def set_deadline(service: RawObject, name: str, deadline: datetime | None,
     except NotFound:
         return
     _log.info("cluster_deadline_set", cluster=name, delete_after=value)
+
+
+async def store_last_good(service: RawObject, name: str, annotation: str, value: str, deps: Deps) -> None:
+    """Guarantee 7."""
+    patch = {"metadata": {"annotations": {annotation: value}}}
+    try:
+        await deps.kube.patch(RAY_CLUSTERS, name, patch, namespace=namespace_of(service))
+    except NotFound:
+        return
+    _log.info("last_good_serve_config_stored", cluster=name, size=len(value))
 
 
 async def label_serve_pod(service: RawObject, pod: str, value: str, deps: Deps) -> None:

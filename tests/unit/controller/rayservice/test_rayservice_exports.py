@@ -13,7 +13,19 @@ from tests.unit.surfaces import assert_all_sorted_and_importable, assert_pure
 
 PACKAGE = "rayservice.controller.rayservice"
 PURE_MODULES = [
-    "desired", "serve_health", "pass_values", "patches", "plan", "serve_diff", "serve_labels", "status", "upgrade",
+    "desired",
+    "serve_health",
+    "last_good",
+    "pace",
+    "pass_values",
+    "patches",
+    "plan",
+    "rollout",
+    "serve_diff",
+    "serve_labels",
+    "status",
+    "status_events",
+    "upgrade",
     "validate",
 ]
 PUBLIC_MODULES = [*PURE_MODULES, "deps", "memory", "setup"]
