@@ -15,6 +15,9 @@ counts requests per cluster (``bench._fakeray``) and the operator (``rayservice 
    cluster and the old RayCluster is gone (rayClusterDeletionDelaySeconds is 5 for every RayService).
 5. the API server's write rate (``bench.apiserver_writes`` with one watcher, measured first, alone) and the
    burst's ratio: convergence time / ((operator writes + N creates) / write rate).
+6. autoscale (``bench.autoscale``): ``--autoscale-n`` autoscaling RayClusters whose Ray autoscalers are simulated
+   at Ray's 5 s loop; operator writes, reconciles and CPU per minute while they scale and while they only read.
+   ``--only autoscale`` runs it alone (``--only rayservices`` the others).
 
 Between 1 and 2, what the operator's informer caches hold is rebuilt from the API server's lists with the
 operator's own transforms and measured (``caches`` rows). The operator runs with ``--kube-api-qps 5000
@@ -26,6 +29,7 @@ ones to that file on SIGUSR1.
 Prints one table (scenario, metric, measured, budget, ok) and writes it with the raw numbers to
 ``bench/results/<UTC date-time>.json``.
 Usage: python -m bench.operator [--n 1000] [--steady-s 600] [--edits 200] [--quick] [--qps 100 --burst 200]
+       [--only autoscale] [--autoscale-n 100]
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ import aiohttp
 import yaml
 
 from bench import apiserver_writes
+from bench.autoscale import autoscale
 from rayservice.controller.caches import CREATED_BY_SELECTOR, cached_form, slim_endpoint_slice, slim_pod
 from rayservice.informers import without_managed_fields
 
@@ -622,11 +627,16 @@ async def _run(a: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
             await b.clusters.start()
             print(f"\n  {'scenario':<9} {'metric':<44} {'measured':>16}  {'budget':<12} verdict", flush=True)
             b.row("apiserver", "write rate (creates + patches, 1 watcher)", write_rate, unit="/s")
-            await burst(b, a.n, write_rate, a.burst_timeout_s)
-            await cache_sizes(b)
-            await steady(b, a.n, a.steady_s)
-            await latency(b, a.n, a.edits, a.edit_spacing_s, rng)
-            await upgrade(b, a.n, rng, a.upgrade_timeout_s)
+            if "rayservices" in a.only:
+                await burst(b, a.n, write_rate, a.burst_timeout_s)
+                await cache_sizes(b)
+                await steady(b, a.n, a.steady_s)
+                await latency(b, a.n, a.edits, a.edit_spacing_s, rng)
+                await upgrade(b, a.n, rng, a.upgrade_timeout_s)
+            if "autoscale" in a.only:
+                await autoscale(
+                    b, str(SAMPLE), a.autoscale_n, a.autoscale_active_s, a.autoscale_quiet_s, rng, NAMESPACES
+                )
             await b.services.stop()
             await b.clusters.stop()
             b.raw["operator_metrics"] = await b.operator_metrics()
@@ -662,6 +672,14 @@ def main() -> None:
     p.add_argument("--burst-timeout-s", type=float, help="default 300; --quick: 45")
     p.add_argument("--upgrade-timeout-s", type=float, help="default 180; --quick: 30")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--only",
+        default="rayservices,autoscale",
+        help="scenario sets to run, comma-separated: rayservices (burst, steady, latency, upgrade) and autoscale",
+    )
+    p.add_argument("--autoscale-n", type=int, help="autoscaling RayClusters (default 100; --quick: 20)")
+    p.add_argument("--autoscale-active-s", type=float, help="window with scaling (default 180; --quick: 60)")
+    p.add_argument("--autoscale-quiet-s", type=float, help="window without changes (default 60; --quick: 30)")
     a = p.parse_args()
     full = {
         "n": 1000,
@@ -671,6 +689,9 @@ def main() -> None:
         "rate_n": 2000,
         "burst_timeout_s": 300.0,
         "upgrade_timeout_s": 180.0,
+        "autoscale_n": 100,
+        "autoscale_active_s": 180.0,
+        "autoscale_quiet_s": 60.0,
     }
     quick = {
         "n": 100,
@@ -680,6 +701,9 @@ def main() -> None:
         "rate_n": 1000,
         "burst_timeout_s": 45.0,
         "upgrade_timeout_s": 30.0,
+        "autoscale_n": 20,
+        "autoscale_active_s": 60.0,
+        "autoscale_quiet_s": 30.0,
     }
     for name, value in (quick if a.quick else full).items():
         if getattr(a, name) is None:
