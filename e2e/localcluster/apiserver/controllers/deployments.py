@@ -375,7 +375,11 @@ class DeploymentController(WorkloadController):
         if cond is not None and not ds.is_complete(d, status) and cond.get("reason") != "ProgressDeadlineExceeded":
             when = ds.deadline_of(d, status)
             if when is not None:  # kube's requeueStuckDeployment: a second after the deadline
-                self.wake_at((meta(d)["namespace"], meta(d)["name"]), when + timedelta(seconds=1))
+                # a deadline already past (a complete Deployment that lost a pod keeps NewReplicaSetAvailable, which
+                # never times out) is looked at again in a second, as kube requeues it rate-limited; waking at a
+                # past time would sync it again at once, forever, and starve the event loop
+                self.wake_at((meta(d)["namespace"], meta(d)["name"]),
+                             max(when, now) + timedelta(seconds=1))
 
     def _fresh(self, d: Obj) -> Obj:
         return self.api.store.get(DEPLOYMENTS, meta(d)["namespace"], meta(d)["name"]) or d
