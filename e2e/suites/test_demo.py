@@ -7,6 +7,7 @@ Services 10.100.0.0/16), so it shares nothing with the suites' stack; it must le
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from e2e.localcluster.node.lifeline import die_with_parent
 from e2e.localstack import ROOT, free_port
 from e2e.suites.conftest import leftovers
 
@@ -28,6 +30,7 @@ def test_real_demo_prints_the_answer_6_and_stops_cleanly(tmp_path: Path) -> None
          str(tmp_path / "kubeconfig"), "--prefix", PREFIX, "--pod-cidr", "10.232.0.0/16", "--service-cidr",
          "10.100.0.0/16"],
         cwd=ROOT, capture_output=True, text=True, timeout=400, check=False,
+        preexec_fn=die_with_parent(signal.SIGTERM),  # a killed test run stops the demo, which stops the rest
         env={"PATH": f"{Path(sys.executable).parent}:/usr/sbin:/usr/bin:/sbin:/bin", "TMPDIR": str(tmp_path),
              "HOME": str(tmp_path)},
     )

@@ -17,6 +17,7 @@ import yaml
 
 from e2e.localcluster.apiserver import LocalApiServer
 from e2e.localcluster.node import LocalNode, NodeConfig, load_kubeconfig
+from e2e.localcluster.node.lifeline import die_with_parent
 from e2e.localcluster.node.netns import is_running
 
 from .conftest import Cluster, assert_nothing_left, ip, requires_root
@@ -32,8 +33,10 @@ UP = ("lcu", ("10.254.0.0/16", "10.249.0.0/16"))
 async def localcluster(*args: str, log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
     """`python -m e2e.localcluster ARGS` as a child process, stopped (SIGINT, then SIGKILL) on the way out."""
     with log.open("wb") as out:
+        # SIGTERM should this test run be killed: the node stops as on Ctrl-C instead of outliving it
         proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "e2e.localcluster", *args, cwd=ROOT,
-                                                    stdout=out, stderr=subprocess.STDOUT)
+                                                    stdout=out, stderr=subprocess.STDOUT,
+                                                    preexec_fn=die_with_parent(signal.SIGTERM))
     try:
         yield proc
     finally:

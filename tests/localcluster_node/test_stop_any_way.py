@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from e2e.localcluster.node.lifeline import die_with_parent
 from e2e.localstack import processes_in_netns
 
 from .conftest import Cluster, assert_nothing_left, ip, leftovers, requires_root
@@ -120,7 +121,8 @@ async def demo_session(argv: list[str], env: dict[str, str], out: Path) -> Async
     """A shell running `argv` (a pipeline, say) in a session of its own; what is left is killed on the way out."""
     with out.open("wb") as sink:
         proc = await asyncio.create_subprocess_exec(*argv, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
-                                                    stdin=subprocess.DEVNULL, start_new_session=True)
+                                                    stdin=subprocess.DEVNULL, start_new_session=True,
+                                                    preexec_fn=die_with_parent(signal.SIGTERM))
     try:
         yield proc
     finally:
