@@ -16,14 +16,18 @@ received every event, so the fan-out is in it; `client_cpu_us_per_write` is the 
 watchers). Server and clients share the machine's cores: what a client spends on TLS lowers the measured rate too,
 as it would for a real client on the same host. Each round prints one line per mode with the load average, so
 rounds measured one right after the other can be compared on a shared machine.
+With `--interleave CHUNK` every mode's server runs at once and the modes are written to in turn, CHUNK writes at
+a time (each chunk's events delivered before the next mode's chunk), so a busy machine's bursts fall on every mode
+alike: the fairest comparison on a shared machine.
 Usage: python -m bench.apiserver_writes [--n 5000] [--watchers 10] [--concurrency 32] [--modes plain,tls,rbac]
-       [--rounds R] [--quick]
+       [--rounds R] [--interleave CHUNK] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -64,17 +68,6 @@ async def _wait_ready(base: str, kubeconfig: str, deadline_s: float = 20.0) -> N
     raise SystemExit("API server did not start")
 
 
-async def _watch(session: aiohttp.ClientSession, url: str, expected: int, counts: list[int], idx: int,
-                 done: asyncio.Event) -> None:
-    async with session.get(url, params={"watch": "true", "resourceVersion": "0"}) as r:
-        async for _line in r.content:
-            counts[idx] += 1
-            if all(c >= expected for c in counts):
-                done.set()
-            if counts[idx] >= expected:
-                return
-
-
 async def _service_account_token(base: str, admin_tls: ssl.SSLContext | bool, ns: str) -> str:
     """As the admin: namespace `ns`, ServiceAccount `bench-writer` bound to a Role on ConfigMaps only; its token."""
     role = {"metadata": {"name": "configmap-writer"},
@@ -98,103 +91,156 @@ async def _service_account_token(base: str, admin_tls: ssl.SSLContext | bool, ns
     return str(answer["status"]["token"])
 
 
-async def _run(n: int, watchers: int, concurrency: int, mode: str = "plain") -> dict[str, float]:
-    if mode not in MODES:
-        raise SystemExit(f"unknown mode {mode!r}; modes: {', '.join(MODES)}")
-    load_1m = os.getloadavg()[0]
-    port = _free_port()
-    state = tempfile.TemporaryDirectory(prefix="bench-apiserver-")
-    kc = str(Path(state.name) / "kubeconfig")
-    cmd = [sys.executable, "-m", "e2e.localcluster", "apiserver", "--port", str(port), "--kubeconfig", kc,
-           "--state-dir", state.name]
-    if mode == "plain":
-        cmd.append("--plain-http")
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)  # noqa: ASYNC220 (once, before timing starts)
-    try:
-        await _wait_ready(f"{'http' if mode == 'plain' else 'https'}://127.0.0.1:{port}", kc)
+class _Server:
+    """One mode's API server process with its clients: W watchers and a keep-alive pool of C writers."""
+
+    def __init__(self, mode: str, watchers: int, concurrency: int) -> None:
+        if mode not in MODES:
+            raise SystemExit(f"unknown mode {mode!r}; modes: {', '.join(MODES)}")
+        self.mode, self.watchers, self.concurrency = mode, watchers, concurrency
+        self.counts = [0] * watchers  # the bench's own events (cm-*) each watcher has received
+        self._progress = asyncio.Event()
+        self.create_s = self.patch_s = self.fan_s = self.server_cpu_s = self.client_cpu_s = 0.0
+        self.connect_ms = self.server_cpu_connect_s = 0.0
+
+    async def __aenter__(self) -> _Server:
+        self.load_1m = os.getloadavg()[0]
+        port = _free_port()
+        self._state = tempfile.TemporaryDirectory(prefix="bench-apiserver-")
+        kc = str(Path(self._state.name) / "kubeconfig")
+        cmd = [sys.executable, "-m", "e2e.localcluster", "apiserver", "--port", str(port), "--kubeconfig", kc,
+               "--state-dir", self._state.name]
+        if self.mode == "plain":
+            cmd.append("--plain-http")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)  # noqa: ASYNC220 (before timing starts)
+        try:
+            await self._connect(port, kc)
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def _connect(self, port: int, kc: str) -> None:
+        await _wait_ready(f"{'http' if self.mode == 'plain' else 'https'}://127.0.0.1:{port}", kc)
         tls: ssl.SSLContext | bool = True
         base = f"http://127.0.0.1:{port}"
-        if mode != "plain":
+        if self.mode != "plain":
             config = load_kubeconfig(kc)
             tls, base = ssl_context(config), config.server
         ns = "bench"
         headers: dict[str, str] = {}
-        if mode == "rbac":
+        if self.mode == "rbac":
             token = await _service_account_token(base, tls, ns)
             tls = ssl.create_default_context(cadata=load_kubeconfig(kc).ca_data)  # the CA, no client certificate
             headers = {"Authorization": f"Bearer {token}"}
-        conn = aiohttp.TCPConnector(limit=concurrency + watchers + 4, ssl=tls)
-        async with aiohttp.ClientSession(connector=conn, headers=headers) as session:
-            if mode != "rbac":
-                async with session.post(base + "/api/v1/namespaces",
-                                        json={"metadata": {"name": ns}}) as r:
-                    assert r.status == 201, await r.text()
-            coll = f"{base}/api/v1/namespaces/{ns}/configmaps"
-            counts = [0] * watchers
-            all_seen = asyncio.Event()
-            # each watcher sees N ADDED + N MODIFIED events (kube-root-ca.crt may add one more)
-            expected = 2 * n
-            watch_tasks = [asyncio.create_task(_watch(session, coll, expected, counts, i, all_seen))
-                           for i in range(watchers)]
-            await asyncio.sleep(0.3)
-            cpu_connect0 = _cpu_s(proc.pid)
-            t_connect = time.perf_counter()
-            await _open_connections(session, coll, concurrency)
-            connect_ms = (time.perf_counter() - t_connect) * 1e3
-            server_cpu_connect_s = _cpu_s(proc.pid) - cpu_connect0
-            queue: asyncio.Queue[int] = asyncio.Queue()
-            for i in range(n):
-                queue.put_nowait(i)
+        conn = aiohttp.TCPConnector(limit=self.concurrency + self.watchers + 4, ssl=tls)
+        self.session = aiohttp.ClientSession(connector=conn, headers=headers)
+        if self.mode != "rbac":
+            async with self.session.post(base + "/api/v1/namespaces", json={"metadata": {"name": ns}}) as r:
+                assert r.status == 201, await r.text()
+        self.coll = f"{base}/api/v1/namespaces/{ns}/configmaps"
+        self._watch_tasks = [asyncio.create_task(self._watch(i)) for i in range(self.watchers)]
+        await asyncio.sleep(0.3)
+        cpu0, t0 = _cpu_s(self.proc.pid), time.perf_counter()
+        await _open_connections(self.session, self.coll, self.concurrency)
+        self.connect_ms = (time.perf_counter() - t0) * 1e3
+        self.server_cpu_connect_s = _cpu_s(self.proc.pid) - cpu0
 
-            async def creator() -> None:
-                while not queue.empty():
-                    i = queue.get_nowait()
-                    async with session.post(coll, json={"metadata": {"name": f"cm-{i}"}, "data": {"k": "v"}}) as r:
-                        assert r.status == 201, await r.text()
-                        await r.read()  # the whole answer, as a client decodes it; the connection stays reusable
+    async def __aexit__(self, *exc: object) -> None:
+        for t in getattr(self, "_watch_tasks", []):
+            t.cancel()
+        await asyncio.gather(*getattr(self, "_watch_tasks", []), return_exceptions=True)
+        if hasattr(self, "session"):
+            await self.session.close()
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self._state.cleanup()
 
-            cpu0 = _cpu_s(proc.pid)
-            client_cpu0 = time.process_time()
-            t0 = time.perf_counter()
-            await asyncio.gather(*(creator() for _ in range(concurrency)))
-            create_s = time.perf_counter() - t0
-            for i in range(n):
-                queue.put_nowait(i)
+    async def _watch(self, idx: int) -> None:
+        async with self.session.get(self.coll, params={"watch": "true", "resourceVersion": "0"}) as r:
+            async for line in r.content:
+                if b'"name":"cm-' in line:  # not the namespace's kube-root-ca.crt
+                    self.counts[idx] += 1
+                    self._progress.set()
 
-            async def patcher() -> None:
-                while not queue.empty():
-                    i = queue.get_nowait()
-                    async with session.patch(f"{coll}/cm-{i}", data=json.dumps({"data": {"k": "w"}}),
-                                             headers={"Content-Type": "application/merge-patch+json"}) as r:
-                        assert r.status == 200, await r.text()
-                        await r.read()
+    async def writes(self, ids: range, verb: str) -> None:
+        """Create (or merge-patch) cm-<i> for each i with C concurrent clients; timed, CPU counted."""
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in ids:
+            queue.put_nowait(i)
 
-            t1 = time.perf_counter()
-            await asyncio.gather(*(patcher() for _ in range(concurrency)))
-            patch_s = time.perf_counter() - t1
-            try:
-                await asyncio.wait_for(all_seen.wait(), timeout=60)
-            except TimeoutError:
-                pass
-            fan_s = time.perf_counter() - t0
-            server_cpu_s = _cpu_s(proc.pid) - cpu0  # the writes and their delivery to every watcher
-            client_cpu_s = time.process_time() - client_cpu0  # the writers and the watchers, on the same cores
-            for t in watch_tasks:
-                t.cancel()
-            await asyncio.gather(*watch_tasks, return_exceptions=True)
-            delivered = sum(min(c, expected) for c in counts)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        state.cleanup()
-    return {"n": n, "watchers": watchers, "creates_per_s": n / create_s, "patches_per_s": n / patch_s,
-            "watch_events_delivered": delivered, "watch_events_per_s": delivered / fan_s,
-            "writes_per_s": 2 * n / (create_s + patch_s),
-            # the API server's own CPU per write: what TLS and RBAC cost it, less blurred by a busy machine
-            "server_cpu_us_per_write": server_cpu_s / (2 * n) * 1e6,
-            "client_cpu_us_per_write": client_cpu_s / (2 * n) * 1e6,
-            "connect_ms": connect_ms, "server_cpu_ms_connect": server_cpu_connect_s * 1e3,
-            "load_avg_1m": load_1m}  # the machine's load when the run started: other work blurs the rates
+        async def writer() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                if verb == "create":
+                    request = self.session.post(self.coll, json={"metadata": {"name": f"cm-{i}"}, "data": {"k": "v"}})
+                else:
+                    request = self.session.patch(f"{self.coll}/cm-{i}", data=json.dumps({"data": {"k": "w"}}),
+                                                 headers={"Content-Type": "application/merge-patch+json"})
+                async with request as r:
+                    assert r.status == (201 if verb == "create" else 200), await r.text()
+                    await r.read()  # the whole answer, as a client decodes it; the connection stays reusable
+
+        cpu0, client0, t0 = _cpu_s(self.proc.pid), time.process_time(), time.perf_counter()
+        await asyncio.gather(*(writer() for _ in range(self.concurrency)))
+        took = time.perf_counter() - t0
+        if verb == "create":
+            self.create_s += took
+        else:
+            self.patch_s += took
+        self.server_cpu_s += _cpu_s(self.proc.pid) - cpu0
+        self.client_cpu_s += time.process_time() - client0
+        self.fan_s += took
+
+    async def delivered(self, events: int, timeout_s: float = 60.0) -> None:
+        """Until every watcher has `events` of the bench's events; the time and both CPUs are counted."""
+        cpu0, client0, t0 = _cpu_s(self.proc.pid), time.process_time(), time.perf_counter()
+        end = t0 + timeout_s
+        while min(self.counts) < events and time.perf_counter() < end:
+            self._progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), timeout=end - time.perf_counter())
+        self.fan_s += time.perf_counter() - t0
+        self.server_cpu_s += _cpu_s(self.proc.pid) - cpu0
+        self.client_cpu_s += time.process_time() - client0
+
+    def result(self, n: int) -> dict[str, float]:
+        delivered = sum(min(c, 2 * n) for c in self.counts)
+        return {"n": n, "watchers": self.watchers, "creates_per_s": n / self.create_s,
+                "patches_per_s": n / self.patch_s, "watch_events_delivered": delivered,
+                "watch_events_per_s": delivered / self.fan_s,
+                "writes_per_s": 2 * n / (self.create_s + self.patch_s),
+                # the API server's own CPU per write: what TLS and RBAC cost it, less blurred by a busy machine
+                "server_cpu_us_per_write": self.server_cpu_s / (2 * n) * 1e6,
+                "client_cpu_us_per_write": self.client_cpu_s / (2 * n) * 1e6,
+                "connect_ms": self.connect_ms, "server_cpu_ms_connect": self.server_cpu_connect_s * 1e3,
+                "load_avg_1m": self.load_1m}  # the machine's load when the run started
+
+
+async def _run(n: int, watchers: int, concurrency: int, mode: str = "plain") -> dict[str, float]:
+    """One mode alone: N creates, then N merge patches, then until every watcher has all 2N events."""
+    async with _Server(mode, watchers, concurrency) as server:
+        await server.writes(range(n), "create")
+        await server.writes(range(n), "patch")
+        await server.delivered(2 * n)
+        return server.result(n)
+
+
+async def _run_interleaved(n: int, watchers: int, concurrency: int, modes: list[str],
+                           chunk: int) -> dict[str, dict[str, float]]:
+    """Every mode's server at once, written to in turn, `chunk` writes at a time (each chunk's events delivered
+    before the next mode writes), so the modes share the same moments of a busy machine."""
+    async with contextlib.AsyncExitStack() as stack:
+        servers = [await stack.enter_async_context(_Server(m, watchers, concurrency)) for m in modes]
+        done = 0
+        for verb in ("create", "patch"):
+            for k, lo in enumerate(range(0, n, chunk)):
+                ids = range(lo, min(n, lo + chunk))
+                for server in servers[k % len(servers):] + servers[:k % len(servers)]:  # no mode always first
+                    await server.writes(ids, verb)
+                    await server.delivered(done + len(ids))
+                done += len(ids)
+        return {server.mode: server.result(n) for server in servers}
 
 
 async def _open_connections(session: aiohttp.ClientSession, coll: str, concurrency: int) -> None:
@@ -234,15 +280,20 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=1,
                    help="measure the modes in turn this many times and keep each mode's best run (a shared "
                         "machine's noise hits single runs unevenly)")
+    p.add_argument("--interleave", type=int, default=0, metavar="CHUNK",
+                   help="run every mode's server at once and write to them in turn, CHUNK writes at a time, so "
+                        "each mode meets the same moments of a shared machine (default 0: one mode after the other)")
     a = p.parse_args()
     n = 1000 if a.quick else a.n
     modes = [m.strip() for m in a.modes.split(",") if m.strip()]
     results: dict[str, dict[str, float]] = {}
     round_ratios: dict[str, list[float]] = {mode: [] for mode in modes if mode != "plain"}
     for r in range(max(1, a.rounds)):
-        this_round: dict[str, dict[str, float]] = {}
-        for mode in modes:
-            run = this_round[mode] = asyncio.run(_run(n, a.watchers, a.concurrency, mode))
+        if a.interleave > 0:
+            this_round = asyncio.run(_run_interleaved(n, a.watchers, a.concurrency, modes, a.interleave))
+        else:
+            this_round = {mode: asyncio.run(_run(n, a.watchers, a.concurrency, mode)) for mode in modes}
+        for mode, run in this_round.items():
             if mode not in results or run["writes_per_s"] > results[mode]["writes_per_s"]:
                 results[mode] = run
         print(f"round {r + 1}: " + ", ".join(_round_cell(mode, this_round) for mode in modes), flush=True)
