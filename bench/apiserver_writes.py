@@ -16,9 +16,9 @@ received every event, so the fan-out is in it; `client_cpu_us_per_write` is the 
 watchers). Server and clients share the machine's cores: what a client spends on TLS lowers the measured rate too,
 as it would for a real client on the same host. Each round prints one line per mode with the load average, so
 rounds measured one right after the other can be compared on a shared machine.
-With `--interleave CHUNK` every mode's server runs at once and the modes are written to in turn, CHUNK writes at
-a time (each chunk's events delivered before the next mode's chunk), so a busy machine's bursts fall on every mode
-alike: the fairest comparison on a shared machine.
+By default (`--interleave 100`) every mode's server runs at once and the modes are written to in turn, 100 writes
+at a time (each chunk's events delivered before the next mode's chunk), so a busy machine's bursts fall on every
+mode alike; `--interleave 0` measures one whole mode after the other (the noisier way on a shared machine).
 Usage: python -m bench.apiserver_writes [--n 5000] [--watchers 10] [--concurrency 32] [--modes plain,tls,rbac]
        [--rounds R] [--interleave CHUNK] [--quick]
 """
@@ -280,9 +280,10 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=1,
                    help="measure the modes in turn this many times and keep each mode's best run (a shared "
                         "machine's noise hits single runs unevenly)")
-    p.add_argument("--interleave", type=int, default=0, metavar="CHUNK",
+    p.add_argument("--interleave", type=int, default=100, metavar="CHUNK",
                    help="run every mode's server at once and write to them in turn, CHUNK writes at a time, so "
-                        "each mode meets the same moments of a shared machine (default 0: one mode after the other)")
+                        "each mode meets the same moments of a shared machine (default 100; 0: one whole mode "
+                        "after the other)")
     a = p.parse_args()
     n = 1000 if a.quick else a.n
     modes = [m.strip() for m in a.modes.split(",") if m.strip()]
