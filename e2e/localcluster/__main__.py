@@ -2,7 +2,8 @@
 
 - `apiserver --port P --kubeconfig PATH`: only the embedded API server (with its controllers).
 - `up --kubeconfig PATH [--port P] [--pod-cidr C] [--service-cidr C]`: API server, controllers, node agent and
-  service proxy, until interrupted (root).
+  service proxy, until interrupted (root). SIGINT, SIGTERM and SIGHUP stop it cleanly (pods, namespaces, links
+  and routes removed); should it be killed outright, its pods die with it and the next start removes the rest.
 
 Both serve HTTPS with authentication: the CA, serving and admin certificates and the ServiceAccount signing key
 are made at first start under `--state-dir` (default: `<kubeconfig>.state/`, next to the kubeconfig) and reused
@@ -38,7 +39,7 @@ def _why(exc: OSError) -> str:
 async def _until_signal() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: its terminal closed
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
 
