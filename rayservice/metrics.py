@@ -30,7 +30,14 @@ metric                                                         fed by
 ``kuberay_service_condition_upgrade_in_progress{name,``        ``service_observed`` (1, one series)
 ``namespace,condition}``
 ``rayservice_upgrade_duration_seconds{namespace}``             ``service_upgraded`` (histogram)
+``rayservice_rollouts_total{namespace,kind,outcome}``          ``rollout_ended`` (kind Cluster|Serve;
+                                                               outcome succeeded|rolled_back|failed)
+``rayservice_rollout_duration_seconds{namespace,kind,``        ``rollout_ended`` (histogram, from the
+``outcome}``                                                   rollout's start to its end)
 =============================================================  =========================================
+
+KubeRay v1.7 has no rollout metrics (its RayService series are ``kuberay_service_info`` and the two
+condition gauges): the rollout series are ours, under ``rayservice_``.
 
 Guarantees:
 1. Nothing is registered at import: ``OperatorMetrics(registry)`` registers every metric above in the
@@ -200,7 +207,9 @@ class OperatorMetrics:
         self._cluster_labels: dict[tuple[str, str], tuple[str, str]] = {}  # (name, ns) -> (owner kind, condition)
         service = ("name", "namespace")
         self._service_info = Gauge(
-            "kuberay_service_info", "Metadata information about RayService custom resources", service,
+            "kuberay_service_info",
+            "Metadata information about RayService custom resources",
+            service,
             registry=registry,
         )
         self._service_ready = Gauge(
@@ -220,6 +229,20 @@ class OperatorMetrics:
             "rayservice_upgrade_duration_seconds",
             "Seconds from the creation of a RayService's pending RayCluster to the switch of traffic to it.",
             ("namespace",),
+            buckets=UPGRADE_BUCKETS_S,
+            registry=registry,
+        )
+        rollout = ("namespace", "kind", "outcome")
+        self._rollouts = Counter(
+            "rayservice_rollouts",
+            "Rollouts under spec.rolloutPolicy that ended, by outcome.",
+            rollout,
+            registry=registry,
+        )
+        self._rollout_duration = Histogram(
+            "rayservice_rollout_duration_seconds",
+            "Seconds from the start of a rollout under spec.rolloutPolicy to its success or its being given up.",
+            rollout,
             buckets=UPGRADE_BUCKETS_S,
             registry=registry,
         )
@@ -336,6 +359,11 @@ class OperatorMetrics:
     def service_upgraded(self, name: str, namespace: str, duration_s: float) -> None:
         del name  # one series per namespace: a histogram per object would multiply series
         self._upgrade_duration.labels(namespace).observe(duration_s)
+
+    def rollout_ended(self, name: str, namespace: str, *, kind: str, outcome: str, duration_s: float) -> None:
+        del name  # per namespace, as the upgrade histogram
+        self._rollouts.labels(namespace, kind, outcome).inc()
+        self._rollout_duration.labels(namespace, kind, outcome).observe(duration_s)
 
     # ---- rayservice.kube OnRequest ---------------------------------------------------------------
 

@@ -73,6 +73,7 @@ class ServiceMetrics(OperatorMetrics):
         self.busy: dict[str, int] = {}
         self.services: dict[tuple[str, str], tuple[bool, bool]] = {}
         self.upgrades: list[float] = []
+        self.rollouts: list[tuple[str, float]] = []
         self._signal = signal
 
     def reconciled(self, controller: str, result: str, duration_s: float) -> None:
@@ -93,6 +94,10 @@ class ServiceMetrics(OperatorMetrics):
 
     def service_upgraded(self, name: str, namespace: str, duration_s: float) -> None:
         self.upgrades.append(duration_s)
+
+    def rollout_ended(self, name: str, namespace: str, *, kind: str, outcome: str, duration_s: float) -> None:
+        super().rollout_ended(name, namespace, kind=kind, outcome=outcome, duration_s=duration_s)
+        self.rollouts.append((outcome, duration_s))
 
 
 class ShiftedClock:

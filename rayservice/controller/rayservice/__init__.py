@@ -68,6 +68,7 @@ from rayservice.controller.rayservice.rollout import (
     Policy,
     RolloutOutcome,
     decide_rollout,
+    rollout_ended,
     rollout_policy,
     serve_config_hash,
 )
@@ -193,6 +194,7 @@ __all__ = [
     "replacement_backoff_s",
     "replacement_due",
     "requeue_after_s",
+    "rollout_ended",
     "rollout_failure_message",
     "rollout_policy",
     "scale_patch",

@@ -50,6 +50,7 @@ from rayservice.controller.rayservice.deps import Deps
 from rayservice.controller.rayservice.desired import desired_cluster
 from rayservice.controller.rayservice.last_good import LAST_GOOD_ANNOTATION
 from rayservice.controller.rayservice.pass_values import Observed, PassPlan, ServePut, StatusEvents, Submitted, Switch
+from rayservice.controller.rayservice.rollout import rollout_ended, serve_config_hash
 from rayservice.controller.rayservice.serve_diff import LastPut, config_digest
 from rayservice.controller.rayservice.status_events import status_events
 from rayservice.controller.rayservice.upgrade import recorded_clusters
@@ -151,6 +152,14 @@ async def commit(service: RawObject, status: Mapping[str, Any], check: ServiceCh
     )
     if stored is not None:
         await _emit_status_events(service, status_events(service, status, check), deps)
+        desired = (deps.checks.cluster_hash(service), serve_config_hash(check.config))
+        ended = rollout_ended(rayservice_status(service), status, desired=desired, now=deps.clock.now())
+        if ended is not None:
+            kind, outcome, duration_s = ended
+            _log.info("rollout_ended", kind=kind, outcome=outcome, duration_s=round(duration_s, 3))
+            deps.metrics.rollout_ended(
+                name_of(service), namespace_of(service), kind=kind, outcome=outcome, duration_s=duration_s
+            )
     stored = stored if stored is not None else service
     conditions = rayservice_status(stored).get("conditions")
     deps.metrics.service_observed(

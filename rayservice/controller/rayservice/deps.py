@@ -48,6 +48,11 @@ class RayServiceMetrics(Protocol):
         """Traffic moved to a new cluster ``duration_s`` after that cluster was created."""
         ...
 
+    def rollout_ended(self, name: str, namespace: str, *, kind: str, outcome: str, duration_s: float) -> None:
+        """A rollout under ``rolloutPolicy`` (``kind`` Cluster or Serve) ended ``duration_s`` after it started:
+        ``outcome`` succeeded, rolled_back or failed (given up, nothing rolled back)."""
+        ...
+
 
 @final
 class _NoRayServiceMetrics:
@@ -60,6 +65,9 @@ class _NoRayServiceMetrics:
         pass
 
     def service_upgraded(self, name: str, namespace: str, duration_s: float) -> None:
+        pass
+
+    def rollout_ended(self, name: str, namespace: str, *, kind: str, outcome: str, duration_s: float) -> None:
         pass
 
     def __repr__(self) -> str:

@@ -26,6 +26,9 @@ Guarantees:
 6. ``remember`` asks to store on the active cluster the Serve config it runs with every desired application
    RUNNING, when it is not the one stored there (``last_good``).
 
+7. ``rollout_ended`` tells, from the status before and after a write, whether a rollout ended in it: given up
+   (``rolled_back``, or ``failed`` when nothing was rolled back) once, when first recorded; ``succeeded`` when
+   the record of the current spec goes away with no failure and its cluster active.
 Pure: time comes in as ``now``.
 """
 
@@ -218,6 +221,27 @@ class _Scene:  # one pass's view of the rollout
             "time": format_kube_time(self.now),
         }
         return RolloutOutcome(record=None if rollback else record, failed=entry, gave_up=True)
+
+
+def rollout_ended(
+    before: Mapping[str, Any], after: Mapping[str, Any], *, desired: tuple[str, str], now: datetime
+) -> tuple[str, str, float] | None:
+    """Guarantee 7: (kind, outcome, seconds since the rollout started) of a rollout the write ends, or ``None``;
+    ``desired`` is the (cluster, Serve config) hash pair of the current spec."""
+    started, failed = mapping(before.get("rollout")), mapping(after.get("failedRollout"))
+    if failed and failed != mapping(before.get("failedRollout")):
+        begun = parse_time(started.get("startTime")) if started.get("kind") == failed.get("kind") else None
+        end = parse_time(failed.get("time")) or now
+        outcome = "rolled_back" if failed.get("action") == ACTION_ROLLED_BACK else "failed"
+        return str(failed.get("kind")), outcome, max((end - begun).total_seconds(), 0.0) if begun else 0.0
+    if not started or after.get("rollout") or failed:
+        return None
+    same = (started.get("clusterConfigHash"), started.get("serveConfigHash")) == desired
+    active = part(after.get("activeServiceStatus")).get("rayClusterName")
+    if not same or active != started.get("rayClusterName"):
+        return None  # superseded by a newer spec, or reverted: not a success
+    begun = parse_time(started.get("startTime"))
+    return str(started.get("kind")), "succeeded", max((now - begun).total_seconds(), 0.0) if begun else 0.0
 
 
 def _last_good(observed: Observed) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from rayservice.api import format_kube_time
 from rayservice.controller.names import cluster_config_hash
@@ -27,9 +28,11 @@ from rayservice.controller.rayservice import (
     decode_last_good,
     encode_last_good,
     plan,
+    rollout_ended,
     serve_config_hash,
     status_events,
 )
+from rayservice.metrics import OperatorMetrics
 from rayservice.ray import compute_application_statuses
 from tests.fruit_market import fruit_v2_yaml
 from tests.unit.controller.rayservice.samples import NOW, cluster_config, raw_cluster, ray_app, rayservice, recorded
@@ -513,3 +516,64 @@ def test_a_config_that_does_not_fit_even_compressed_is_not_kept() -> None:
 @pytest.mark.parametrize("value", [None, "", "not json", "gzip+base64:!!!", "[1, 2]", "gzip+base64:aGVsbG8="])
 def test_an_unreadable_annotation_reads_as_no_last_good_config(value: object) -> None:
     assert decode_last_good(value) is None
+
+
+# ---- the end of a rollout, as metrics count it ------------------------------------------------------------------
+
+
+def _rollout_record(kind: str = "Cluster", cluster: str = "p", start_s: float = 100.0) -> dict[str, Any]:
+    svc = service(status=recorded(active="a"))
+    return {
+        "kind": kind,
+        "rayClusterName": cluster,
+        "clusterConfigHash": cluster_config_hash(svc["spec"]["rayClusterConfig"]),
+        "serveConfigHash": serve_config_hash(NEW),
+        "retryToken": "",
+        "startTime": format_kube_time(NOW - timedelta(seconds=start_s)),
+        "deadline": format_kube_time(NOW + timedelta(seconds=500)),
+    }
+
+
+DESIRED_PAIR = (_rollout_record()["clusterConfigHash"], serve_config_hash(NEW))
+
+
+def test_a_rollout_given_up_with_a_rollback_ends_once_as_rolled_back_timed_from_its_start() -> None:
+    record = _rollout_record()
+    failed = failure("Cluster", "p", service(status=recorded(active="a")), "RolledBack", time=format_kube_time(NOW))
+    before = {"rollout": record}
+    after = {"failedRollout": failed}
+    assert rollout_ended(before, after, desired=DESIRED_PAIR, now=NOW) == ("Cluster", "rolled_back", 100.0)
+    assert rollout_ended(after, after, desired=DESIRED_PAIR, now=NOW) is None  # already counted
+
+
+def test_a_rollout_given_up_while_waiting_ends_as_failed() -> None:
+    failed = failure("Serve", "a", service(status=recorded(active="a")), "Waiting", time=format_kube_time(NOW))
+    ended = rollout_ended(
+        {"rollout": _rollout_record("Serve", "a")}, {"failedRollout": failed}, desired=DESIRED_PAIR, now=NOW
+    )
+    assert ended == ("Serve", "failed", 100.0)
+
+
+def test_a_rollout_succeeds_when_its_record_goes_with_its_cluster_active() -> None:
+    before = {"rollout": _rollout_record(start_s=40.0)}
+    after = {"activeServiceStatus": {"rayClusterName": "p"}}
+    assert rollout_ended(before, after, desired=DESIRED_PAIR, now=NOW) == ("Cluster", "succeeded", 40.0)
+
+
+def test_a_rollout_superseded_by_a_newer_spec_or_reverted_is_no_success() -> None:
+    before = {"rollout": _rollout_record()}
+    assert (
+        rollout_ended(before, {"activeServiceStatus": {"rayClusterName": "p"}}, desired=("other", "x"), now=NOW) is None
+    )
+    assert (
+        rollout_ended(before, {"activeServiceStatus": {"rayClusterName": "a"}}, desired=DESIRED_PAIR, now=NOW) is None
+    )
+
+
+def test_rollouts_are_counted_by_outcome_and_timed() -> None:
+    registry = CollectorRegistry()
+    metrics = OperatorMetrics(registry)
+    metrics.rollout_ended("svc", "ns", kind="Cluster", outcome="rolled_back", duration_s=42.0)
+    labels = {"namespace": "ns", "kind": "Cluster", "outcome": "rolled_back"}
+    assert registry.get_sample_value("rayservice_rollouts_total", labels) == 1.0
+    assert registry.get_sample_value("rayservice_rollout_duration_seconds_sum", labels) == 42.0
