@@ -34,6 +34,10 @@ metric                                                         fed by
                                                                outcome succeeded|rolled_back|failed)
 ``rayservice_rollout_duration_seconds{namespace,kind,``        ``rollout_ended`` (histogram, from the
 ``outcome}``                                                   rollout's start to its end)
+``rayservice_upgrade_phase{name,namespace,phase}``             ``upgrade_phase`` (1, one series: idle,
+                                                               pending_created, pods_ready, switched)
+``rayservice_upgrade_phase_duration_seconds{namespace,phase}``  ``upgrade_phase`` (histogram: the time
+                                                               spent in a phase other than idle)
 =============================================================  =========================================
 
 KubeRay v1.7 has no rollout metrics (its RayService series are ``kuberay_service_info`` and the two
@@ -246,6 +250,21 @@ class OperatorMetrics:
             buckets=UPGRADE_BUCKETS_S,
             registry=registry,
         )
+        self._phase = Gauge(
+            "rayservice_upgrade_phase",
+            "1 on the series of the phase of a RayService's cluster upgrade (idle when none is under way).",
+            (*service, "phase"),
+            registry=registry,
+        )
+        self._phase_duration = Histogram(
+            "rayservice_upgrade_phase_duration_seconds",
+            "Seconds a RayService's cluster upgrade spent in a phase: pending_created (to its head ready), "
+            "pods_ready (to the switch), switched (to the old cluster gone).",
+            ("namespace", "phase"),
+            buckets=UPGRADE_BUCKETS_S,
+            registry=registry,
+        )
+        self._phases: dict[tuple[str, str], tuple[str, float]] = {}  # (name, ns) -> (phase, since, monotonic)
         self._service_labels: dict[tuple[str, str], tuple[str, str]] = {}  # (name, ns) -> (ready, upgrading)
 
     # ---- rayservice.controller ReconcileMetrics -------------------------------------------------
@@ -349,6 +368,9 @@ class OperatorMetrics:
         self._service_labels[(name, namespace)] = new
 
     def forget_service(self, name: str, namespace: str) -> None:
+        phase = self._phases.pop((name, namespace), None)
+        if phase is not None:
+            self._phase.remove(name, namespace, phase[0])
         old = self._service_labels.pop((name, namespace), None)
         if old is None:
             return
@@ -364,6 +386,17 @@ class OperatorMetrics:
         del name  # per namespace, as the upgrade histogram
         self._rollouts.labels(namespace, kind, outcome).inc()
         self._rollout_duration.labels(namespace, kind, outcome).observe(duration_s)
+
+    def upgrade_phase(self, name: str, namespace: str, phase: str, at_s: float) -> None:
+        old = self._phases.get((name, namespace))
+        if old is not None and old[0] == phase:
+            return
+        if old is not None:
+            self._phase.remove(name, namespace, old[0])
+            if old[0] != "idle":
+                self._phase_duration.labels(namespace, old[0]).observe(max(at_s - old[1], 0.0))
+        self._phase.labels(name, namespace, phase).set(1)
+        self._phases[(name, namespace)] = (phase, at_s)
 
     # ---- rayservice.kube OnRequest ---------------------------------------------------------------
 

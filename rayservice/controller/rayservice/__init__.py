@@ -12,6 +12,7 @@ Pure decisions:
 - ``rollout``: ``decide_rollout`` -> ``RolloutOutcome``: rollout deadlines under ``rolloutPolicy``, when one is
   given up, and what a given-up rollout holds back (the pending cluster, or the new Serve config).
 - ``pace``: ``pass_requeue_s``: when to look again; ``status_events``: the events a status write records.
+- ``phase``: ``upgrade_phase``: the phase of a cluster upgrade, for the metrics.
 - ``last_good``: the last good Serve config, as an annotation of the cluster it ran on.
 - ``status``: ``compute_status`` (the only builder of RayService status) and ``requeue_after_s``.
 
@@ -60,6 +61,7 @@ from rayservice.controller.rayservice.pass_values import (
     Switch,
 )
 from rayservice.controller.rayservice.patches import scale_patch
+from rayservice.controller.rayservice.phase import PHASES, Phase, upgrade_phase
 from rayservice.controller.rayservice.plan import active_health, plan, serve_put
 from rayservice.controller.rayservice.reconcile import reconcile
 from rayservice.controller.rayservice.rollout import (
@@ -130,6 +132,7 @@ __all__ = [
     "LAST_GOOD_ANNOTATION",
     "MAX_LAST_GOOD_BYTES",
     "NO_RAYSERVICE_METRICS",
+    "PHASES",
     "REASON_ROLLOUT_FAILED",
     "REASON_SERVE_DEPLOY_FAILED",
     "REPLACEMENTS_ANNOTATION",
@@ -151,6 +154,7 @@ __all__ = [
     "Notes",
     "Observed",
     "PassPlan",
+    "Phase",
     "Policy",
     "RayServiceMetrics",
     "RolloutOutcome",
@@ -205,4 +209,5 @@ __all__ = [
     "slice_owner",
     "status_events",
     "unhealthy_since",
+    "upgrade_phase",
 ]

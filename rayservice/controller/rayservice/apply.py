@@ -16,7 +16,7 @@ Guarantees:
 4. ``commit`` writes the status only when it changed; then the events that status records (a Warning
    ``RolloutFailed`` for a rollout given up, a Warning ``RolloutPolicyLimited`` once per generation when
    ``upgradeStrategy.type`` None leaves only the Serve part of ``rolloutPolicy``) and the metrics (a rollout
-   that ended: its outcome and duration).
+   that ended: its outcome and duration). Every pass reports its upgrade phase to the metrics first.
 5. After the Serve PUT, ``apply_plan`` stores the active cluster's last good Serve config when the plan asks.
 
 It decides nothing: every choice is the plan's.
@@ -83,6 +83,7 @@ async def start_pending(plan: PassPlan, observed: Observed, deps: Deps) -> None:
     create = plan.clusters.create
     assert create is not None
     _note_health(plan, observed, deps)
+    _note_phase(plan, observed, deps)
     service = await commit(observed.service, plan.status, observed.check, deps)
     for name in plan.clusters.drop:
         await delete_cluster(service, observed.clusters.get(name), name, deps, why="replaced before it served")
@@ -96,6 +97,7 @@ async def start_pending(plan: PassPlan, observed: Observed, deps: Deps) -> None:
 async def apply_plan(plan: PassPlan, observed: Observed, deps: Deps) -> Submitted:
     """Guarantee 2; what the Serve submission did."""
     _note_health(plan, observed, deps)
+    _note_phase(plan, observed, deps)
     service, clusters = observed.service, plan.clusters
     why = "its rollout was given up" if plan.status.get("failedRollout") else "no longer wanted, never served"
     for name in clusters.drop:
@@ -184,6 +186,11 @@ async def _emit_status_events(service: RawObject, events: StatusEvents, deps: De
         await deps.events.emit(service, WARNING, REASON_ROLLOUT_FAILED, events.rollout_failed)
     if events.rollout_policy_limited:
         await deps.events.emit(service, WARNING, REASON_ROLLOUT_POLICY_LIMITED, events.rollout_policy_limited)
+
+
+def _note_phase(plan: PassPlan, observed: Observed, deps: Deps) -> None:
+    service = observed.service
+    deps.metrics.upgrade_phase(name_of(service), namespace_of(service), plan.phase, deps.clock.monotonic())
 
 
 def _note_health(plan: PassPlan, observed: Observed, deps: Deps) -> None:

@@ -53,6 +53,10 @@ class RayServiceMetrics(Protocol):
         ``outcome`` succeeded, rolled_back or failed (given up, nothing rolled back)."""
         ...
 
+    def upgrade_phase(self, name: str, namespace: str, phase: str, at_s: float) -> None:
+        """The RayService's cluster upgrade is in ``phase`` at ``at_s`` (monotonic seconds)."""
+        ...
+
 
 @final
 class _NoRayServiceMetrics:
@@ -68,6 +72,9 @@ class _NoRayServiceMetrics:
         pass
 
     def rollout_ended(self, name: str, namespace: str, *, kind: str, outcome: str, duration_s: float) -> None:
+        pass
+
+    def upgrade_phase(self, name: str, namespace: str, phase: str, at_s: float) -> None:
         pass
 
     def __repr__(self) -> str:

@@ -123,3 +123,4 @@ class PassPlan:
     services: tuple[RawObject, ...] = ()
     requeue_after_put_failure_s: float | None = None
     remember_serve: tuple[str, str] | None = None  # (cluster, value of the last good Serve config annotation)
+    phase: str = "idle"  # of a cluster upgrade (``phase.upgrade_phase``), for the metrics

@@ -22,7 +22,7 @@ Guarantees:
    that record: a held cluster rollout keeps and makes no pending cluster, and a rolled-back Serve update
    (or a held cluster rollout) deploys the last good config to the active cluster instead of the desired one
    (nothing, when none is known). ``remember_serve`` stores the config the active cluster serves as its last
-   good one. Without ``rolloutPolicy`` none of this happens.
+   good one. Without ``rolloutPolicy`` none of this happens. ``phase`` is ``phase.upgrade_phase``.
 
 Pure: randomness (new cluster names, jitter) comes from the ``rng`` argument, drawn in that order.
 """
@@ -53,6 +53,7 @@ from rayservice.controller.rayservice.pass_values import (
     Submitted,
     Switch,
 )
+from rayservice.controller.rayservice.phase import upgrade_phase
 from rayservice.controller.rayservice.rollout import RolloutOutcome, decide_rollout
 from rayservice.controller.rayservice.serve_diff import (
     config_digest,
@@ -136,6 +137,7 @@ def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:
         services=_services(observed, point_at),
         requeue_after_put_failure_s=requeue[Submitted.FAILED],
         remember_serve=rollout.remember,
+        phase=upgrade_phase(observed, clusters, switch),
     )
 
 
@@ -206,6 +208,7 @@ def _starting(
         requeue_after_s=requeue_after_s(valid=True, pace="starting"),
         health_clock=clock,
         status_if_create_fails=fallback,
+        phase=upgrade_phase(observed, clusters, None),
     )
 
 
@@ -227,6 +230,7 @@ def _given_up(
         status=status,
         requeue_after_s=requeue_after_s(valid=True, pace="converging"),
         health_clock=clock,
+        phase=upgrade_phase(observed, ClusterPlan(observed.active, observed.pending), None),
     )
 
 

@@ -9,8 +9,10 @@ Guarantees:
    Running with ``Ready=True``, since the latest such pod's ``Ready`` transition; without any, the RayCluster's
    ``HeadPodReady`` condition decides when it is there (``False``: not ready; ``True``: since its transition);
    without pods or that condition nothing speaks against it: ready, since an unknown time.
-2. ``is_lasting_failure(readiness, now)``: a PUT failure is a Warning when the head is not ready, its ready time
-   is unknown, or it has been ready for ``SERVE_START_GRACE_S`` or more; else it is part of starting up.
+2. ``is_serve_starting(readiness, now)``: true while the head has been ready for less than
+   ``SERVE_START_GRACE_S`` (a known time); false when it is not ready or its ready time is unknown.
+3. ``is_transient(error)``: no answer (``DashboardUnavailable``, a timeout) or a 5xx; a 4xx (the config
+   refused) is never transient. A failed PUT is a Warning unless Serve is starting and the failure transient.
 
 Pure: values in, values out; ``now`` is an argument.
 """
@@ -33,6 +35,7 @@ from rayservice.controller.objects import (
     pod_status,
     raycluster_status,
 )
+from rayservice.ray import DashboardRejected, DashboardUnavailable
 
 SERVE_START_GRACE_S: Final = 60.0
 
@@ -63,11 +66,18 @@ def head_readiness(cluster: RawObject, pods: Sequence[RawObject]) -> HeadReadine
     return HeadReadiness(True, parse_time(condition.get("lastTransitionTime")))
 
 
-def is_lasting_failure(readiness: HeadReadiness, now: datetime, *, grace_s: float = SERVE_START_GRACE_S) -> bool:
+def is_serve_starting(readiness: HeadReadiness, now: datetime, *, grace_s: float = SERVE_START_GRACE_S) -> bool:
     """Guarantee 2."""
     if not readiness.ready or readiness.since is None:
-        return True
-    return now - readiness.since >= timedelta(seconds=grace_s)
+        return False
+    return now - readiness.since < timedelta(seconds=grace_s)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Guarantee 3."""
+    if isinstance(error, DashboardRejected):
+        return error.status >= 500
+    return isinstance(error, DashboardUnavailable | TimeoutError)
 
 
 def _ready_condition(pod: RawObject) -> Mapping[str, object] | None:

@@ -17,6 +17,7 @@ PURE_MODULES = [
     "serve_health",
     "last_good",
     "pace",
+    "phase",
     "pass_values",
     "patches",
     "plan",

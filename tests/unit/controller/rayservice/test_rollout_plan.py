@@ -577,3 +577,83 @@ def test_rollouts_are_counted_by_outcome_and_timed() -> None:
     labels = {"namespace": "ns", "kind": "Cluster", "outcome": "rolled_back"}
     assert registry.get_sample_value("rayservice_rollouts_total", labels) == 1.0
     assert registry.get_sample_value("rayservice_rollout_duration_seconds_sum", labels) == 42.0
+
+
+# ---- the phase of a cluster upgrade, as metrics show it -----------------------------------------------------------
+
+
+def _phase_rows() -> list[tuple[str, Observed, str]]:
+    steady = recorded(active="a")
+    upgrading = recorded(active="a", pending="p")
+    old_a = raw_cluster("a", config=OLD_CONFIG)
+    a_running = {"a": state(answer(NEW))}
+    return [
+        ("a steady RayService is idle", observed(service(status=steady), [raw_cluster("a")], ray=a_running), "idle"),
+        (
+            "a first cluster is no upgrade",
+            observed(service(status=recorded(pending="p")), [raw_cluster("p")], active=None, pending="p"),
+            "idle",
+        ),
+        (
+            "the pass that creates the pending cluster",
+            observed(service(status=steady), [old_a], ray=a_running),
+            "pending_created",
+        ),
+        (
+            "a pending cluster whose head is not ready",
+            observed(service(status=upgrading), [old_a, raw_cluster("p")], pending="p", ray=a_running),
+            "pending_created",
+        ),
+        (
+            "a pending cluster whose head is ready, Serve not running yet",
+            observed(
+                service(status=upgrading),
+                [old_a, raw_cluster("p")],
+                pending="p",
+                ray={**a_running, "p": state(answer(NEW, "DEPLOYING"))},
+            ),
+            "pods_ready",
+        ),
+        (
+            "the pass that switches",
+            observed(
+                service(status=upgrading),
+                [old_a, raw_cluster("p")],
+                pending="p",
+                ray={**a_running, "p": state(answer(NEW))},
+            ),
+            "switched",
+        ),
+        (
+            "the old cluster waits for its deletion",
+            observed(
+                service(status=recorded(active="p")),
+                [old_a, raw_cluster("p")],
+                active="p",
+                ray={"p": state(answer(NEW))},
+            ),
+            "switched",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("case", "seen", "phase"), _phase_rows(), ids=[row[0] for row in _phase_rows()])
+def test_each_step_of_an_upgrade_has_its_phase(case: str, seen: Observed, phase: str) -> None:
+    assert plan(seen, NOW, random.Random(0)).phase == phase, case
+
+
+def test_the_time_spent_in_each_phase_is_observed_when_the_phase_changes() -> None:
+    registry = CollectorRegistry()
+    metrics = OperatorMetrics(registry)
+    for phase, at_s in (("idle", 0.0), ("pending_created", 10.0), ("pending_created", 12.0), ("pods_ready", 25.0)):
+        metrics.upgrade_phase("svc", "ns", phase, at_s)
+    metrics.upgrade_phase("svc", "ns", "switched", 31.0)
+    sample = registry.get_sample_value
+    assert (
+        sample("rayservice_upgrade_phase_duration_seconds_sum", {"namespace": "ns", "phase": "pending_created"}) == 15.0
+    )
+    assert sample("rayservice_upgrade_phase_duration_seconds_sum", {"namespace": "ns", "phase": "pods_ready"}) == 6.0
+    assert sample("rayservice_upgrade_phase", {"name": "svc", "namespace": "ns", "phase": "switched"}) == 1.0
+    assert sample("rayservice_upgrade_phase", {"name": "svc", "namespace": "ns", "phase": "pods_ready"}) is None
+    metrics.forget_service("svc", "ns")
+    assert sample("rayservice_upgrade_phase", {"name": "svc", "namespace": "ns", "phase": "switched"}) is None
