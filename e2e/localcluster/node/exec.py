@@ -8,7 +8,8 @@ Guarantees:
 2. Without a terminal, stdout and stderr are read apart and handed out by `output()` as (1, bytes) and
    (2, bytes), each in the order written; with `tty=True` the command gets a new pty as stdin, stdout and
    stderr and as the controlling terminal of a session it leads inside the pod (`on_terminal`), whose output
-   is (1, bytes). `output()` returns None once every output stream ended.
+   is (1, bytes). `output()` returns None once every output stream ended and all was handed out; at most 16
+   chunks wait for it, then the command's writes block, as on a full pipe.
 3. `stdin(data)` writes to the command's stdin (with flow control); `stdin(None)` closes it (a terminal gets
    Ctrl-D, its end-of-file). Without `stdin=True` the command reads an empty stdin.
 4. `resize(w, h)` sets the terminal's size (TIOCSWINSZ; the foreground process gets SIGWINCH); without a
@@ -30,6 +31,7 @@ import termios
 from collections.abc import Mapping, Sequence
 
 _CHUNK = 64 * 1024
+_QUEUED_CHUNKS = 16
 _EOT = b"\x04"
 
 
@@ -38,7 +40,7 @@ def on_terminal(command: Sequence[str]) -> list[str]:
     inside the pod's PID namespace, as a container runtime starts a tty process: a shell's job control then
     finds its terminal's process group among the pod's processes (`sh` ends with `Cannot set tty process
     group` otherwise)."""
-    return ["setsid", "--ctty", "--", *command]
+    return ["setsid", "--ctty", "--wait", "--", *command]
 
 
 def set_window_size(fd: int, width: int, height: int) -> None:
@@ -84,13 +86,15 @@ class ExecSession:
         self._master = master
         self._pty = pty
         self._writer = writer
-        self._queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
+        # bounded: a client that reads slowly holds the command back, as a full pipe would
+        self._queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue(maxsize=_QUEUED_CHUNKS)
         self._open = len(readers)
+        self._ended = asyncio.Event()
         self._pumps = [asyncio.create_task(self._pump(channel, r), name=f"exec-out-{channel}")
                        for channel, r in readers]
         self._cancelled = False
         if not readers:
-            self._queue.put_nowait(None)
+            self._ended.set()
 
     @classmethod
     async def start(cls, enter: Sequence[str], command: Sequence[str], env: Mapping[str, str], *, stdin: bool,
@@ -120,17 +124,27 @@ class ExecSession:
     async def _pump(self, channel: int, reader: asyncio.StreamReader) -> None:
         try:
             while chunk := await read_chunk(reader):
-                self._queue.put_nowait((channel, chunk))
+                await self._queue.put((channel, chunk))
         finally:
             self._open -= 1
             if self._open == 0:
-                self._queue.put_nowait(None)
+                self._ended.set()
 
     async def output(self) -> tuple[int, bytes] | None:
-        item = await self._queue.get()
-        if item is None:
-            self._queue.put_nowait(None)  # stays ended for every later call
-        return item
+        while self._queue.empty():
+            if self._ended.is_set():
+                return None
+            more = asyncio.ensure_future(self._queue.get())
+            ended = asyncio.ensure_future(self._ended.wait())
+            await asyncio.wait({more, ended}, return_when=asyncio.FIRST_COMPLETED)
+            ended.cancel()
+            if more.done():
+                return more.result()
+            more.cancel()
+            await asyncio.wait({more})
+            if more.done() and not more.cancelled():
+                return more.result()
+        return self._queue.get_nowait()
 
     async def stdin(self, data: bytes | None) -> None:
         writer = self._writer
@@ -175,5 +189,6 @@ class ExecSession:
             self._master = None
         for task in self._pumps:
             task.cancel()
+        self._ended.set()  # a pump cancelled before it ran never reaches its own end
         await asyncio.gather(*self._pumps, return_exceptions=True)
         await self._proc.wait()
