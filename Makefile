@@ -16,13 +16,16 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The local node (make demo, make e2e, the node agent's tests; root only) needs iproute2 and util-linux, its
-# image table runs `redis:*` images with Debian's redis-server, and `make install` needs Python's venv module;
-# as root they are installed with apt-get when missing.
+# image table runs `redis:*` images with Debian's redis-server, the seed-guide e2e test opens the Ray dashboard in
+# Debian's headless chromium, and `make install` needs Python's venv module; as root they are installed with
+# apt-get when missing.
 system-deps:
 	@command -v ip >/dev/null && command -v unshare >/dev/null && command -v nsenter >/dev/null || \
 	  { [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq iproute2 util-linux; }; }
 	@command -v redis-server >/dev/null || \
 	  { [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq redis-server; }; }
+	@command -v chromium >/dev/null || \
+	  { [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq chromium; }; }
 	@python3 -c 'import ensurepip, venv' 2>/dev/null || \
 	  { [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq python3-venv; }; }
 
