@@ -331,3 +331,16 @@ async def test_a_server_that_stops_ends_kubectl_with_lost_connection_and_logs_no
         await backends.pod_side_closed.wait()
     writer.close()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_without_a_node_agent_kubectl_reports_that_and_not_the_spdy_refusal(
+        cluster: tuple[LocalApiServer, Ports, Backends], kubeconfig: Path, kubectl_bin: str) -> None:
+    server, _, _ = cluster
+    server.portforward_provider = None
+    await apply(kubectl_bin, kubeconfig, pod("web"))
+    await running(server, "web")
+    code, _, err = await Kubectl(kubectl_bin, kubeconfig).run("port-forward", "pod/web", ":8000", ok=False)
+    assert code == 1
+    assert err.strip() == ('error: error upgrading connection: unable to upgrade connection: unable to forward '
+                           'ports of pod "web": no node agent serves this cluster')
+    assert tunnels(server) == [400, 400]  # the WebSocket GET, then the SPDY POST kubectl falls back to
