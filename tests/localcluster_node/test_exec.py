@@ -234,3 +234,22 @@ async def test_exec_needs_create_on_pods_exec_a_service_account_without_it_gets_
                            '"" in the namespace "default"')
     _, out, _ = await admin.run("exec", "box", "--", "echo", "hi")
     assert out == "hi\n"  # the admin may
+
+
+async def test_a_failed_liveness_probe_restarts_a_terminal_container_and_not_its_neighbour(cluster: Cluster) -> None:
+    pod = shell_pod("pair", command=["sh"], stdin=True, tty=True,
+                    livenessProbe={"exec": {"command": ["test", "!", "-e", "/tmp/die"]}, "periodSeconds": 1,
+                                   "failureThreshold": 1})
+    pod["spec"]["terminationGracePeriodSeconds"] = 1
+    pod["spec"]["containers"].append({"name": "other", "image": "busybox", "command": ["sleep", "3600"]})
+    cluster.create("pods", pod)
+    await running(cluster, "pair")
+    await kubectl_for(cluster).run("exec", "pair", "-c", "other", "--", "touch", "/tmp/die")
+
+    def restarts() -> dict[str, int]:
+        p = cluster.get("pods", "pair") or {}
+        return {cs["name"]: cs["restartCount"] for cs in (p.get("status") or {}).get("containerStatuses") or []}
+
+    # the interactive shell ignores SIGTERM; the SIGKILL after the grace period must reach it in its own session
+    await cluster.until(lambda: restarts().get("main", 0) >= 1, what="main restarted")
+    assert restarts()["other"] == 0

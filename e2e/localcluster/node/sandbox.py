@@ -14,8 +14,9 @@ Guarantees:
    which becomes its controlling terminal, for attach.py); `exec()` runs a command the
    same way and returns (exit code, output), killed at its deadline.
 3. `signal_container()` signals what a container started: every pod process but the init when the pod has one
-   container, else the container's session. `terminate()` sends SIGTERM to the init; `kill()` sends it
-   SIGKILL, which ends every process of the PID namespace, and waits (bounded) for the sandbox to exit.
+   container, else the container's session (for a terminal container, the session its first process leads).
+   `terminate()` sends SIGTERM to the init; `kill()` sends it SIGKILL, which ends every process of the PID
+   namespace, and waits (bounded) for the sandbox to exit.
    The pod dies with the node agent: its `unshare` gets SIGKILL when the agent's process ends, however it
    ends (parent-death signal), and its init, PID 1 of the pod, gets SIGKILL when `unshare` ends
    (`--kill-child`), which ends every process of the pod.
@@ -245,7 +246,7 @@ class PodSandbox:
             try:
                 if os.readlink(f"/proc/{entry}/ns/pid") != ns:
                     continue
-                if session is not None and _session_of(int(entry)) != session:
+                if session is not None and not _in_session(int(entry), session):
                     continue
             except OSError:
                 continue
@@ -288,6 +289,21 @@ def _children(pid: int) -> list[int]:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
+
+
+def _in_session(pid: int, session: int) -> bool:
+    """Whether `pid` belongs to the container whose nsenter is `session`: in its session, or in the session a
+    terminal container's first process leads inside the pod (setsid, a child of that nsenter)."""
+    sid = _session_of(pid)
+    return sid == session or _parent_of(sid) == session
+
+
+def _parent_of(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat[stat.rindex(")") + 2:].split()[1])
 
 
 def _session_of(pid: int) -> int:
