@@ -218,7 +218,7 @@ async def _pump(ws: web.WebSocketResponse, protocol: str, session: StreamSession
             status = channels.exit_status(code, opts.command) if code is not None else channels.exit_status(0)
             await ws.send_bytes(channels.encode_status(status))
             await ws.close()
-    except ConnectionResetError:
+    except (ConnectionResetError, RuntimeError):  # the client went away mid-send (as the watch handler sees it)
         log.debug("exec_client_gone")
     finally:
         reader.cancel()
