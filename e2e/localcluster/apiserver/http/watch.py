@@ -192,6 +192,10 @@ class Watcher:
                     await send(out)
                 if ended:
                     return
+                if len(events) == MAX_BATCH:
+                    # more may be queued: a transport write rarely suspends, so yield before the next batch and
+                    # let requests and other watchers run, rather than drain a long backlog in one go
+                    await asyncio.sleep(0)
         finally:
             stop_wait.cancel()
 
