@@ -17,7 +17,9 @@ Guarantees:
    workers), on workers ``RAY_IP`` and ``FQ_RAY_IP`` (the head Service's FQDN), ``MY_POD_IP`` (downward API
    ``status.podIP``), ``RAY_USAGE_STATS_ENABLED=0``; ports ``gcs``, ``dashboard``, ``client`` (head only),
    ``serve``, ``dashboard-agent``; httpGet probes, ``/dev/shm`` and, on workers, an init container that
-   waits for the GCS (see ``_podspec``). What the user set wins.
+   waits for the GCS (see ``_podspec``). What the user set wins. With ``enableInTreeAutoscaling`` the head
+   also gets the ``autoscaler`` sidecar, its ServiceAccount and ``no-monitor``, and every Ray container the
+   env autoscaler v2 reads (see ``autoscaler``).
 5. ``<cluster>-head-svc`` selects the head pod (``ray.io/cluster`` + ``ray.io/node-type=head``), exposes the
    head's Ray container ports (ours plus any the user declared, sorted by name), has the type of
    ``headGroupSpec.serviceType`` (default ClusterIP) and the annotations of ``headServiceAnnotations``.
@@ -76,7 +78,7 @@ from rayservice.controller.objects import (
 from rayservice.controller.objects import (
     owner_reference as controller_reference,
 )
-from rayservice.controller.raycluster import _podspec, autoscaler
+from rayservice.controller.raycluster import _podspec, autoscaler, gcsft
 from rayservice.controller.raycluster._raystart import (
     DEFAULT_GCS_PORT,
     complete_params,
@@ -165,12 +167,15 @@ def _pod(cluster: RawObject, group_spec: Mapping[str, Any], *, name: str, head: 
     )
     if head:
         autoscaler.add_head_params(cluster, params)
+        gcsft.add_head_params(cluster, params)
     ray_start = ray_start_command(params, head=head)
     overwrite = str(mapping(metadata(cluster).get("annotations")).get(_podspec.OVERWRITE_COMMAND_ANNOTATION, ""))
     command = _podspec.command_and_args(container, ray_start, overwrite=overwrite.lower() == "true")
     if command is not None:
         container["command"], container["args"] = command
-    ours = [_podspec.value_env("RAY_CLUSTER_NAME", cluster_name)]
+    own_params = mapping(group_spec.get("rayStartParams"))
+    ours = gcsft.head_env(cluster, own_params) if head else gcsft.worker_env(cluster)
+    ours.append(_podspec.value_env("RAY_CLUSTER_NAME", cluster_name))
     if head:
         ours.append(_podspec.value_env("RAY_ADDRESS", f"127.0.0.1:{_gcs_port(cluster)}"))
     else:
@@ -204,9 +209,11 @@ def _pod(cluster: RawObject, group_spec: Mapping[str, Any], *, name: str, head: 
         "labels": _pod_labels(cluster_name, template_meta, head=head, group=group),
         "ownerReferences": [owner_reference(cluster)],
     }
-    annotations = mapping(template_meta.get("annotations"))
+    annotations = {str(key): str(value) for key, value in mapping(template_meta.get("annotations")).items()}
+    if head:
+        annotations.update(gcsft.head_annotations(cluster))
     if annotations:
-        pod_metadata["annotations"] = {str(key): str(value) for key, value in annotations.items()}
+        pod_metadata["annotations"] = annotations
     return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_metadata, "spec": pod_spec}
 
 

@@ -105,8 +105,23 @@ class TestJsonPatch:
         ])
         assert patched == {"a": {}, "l": [9, 2], "c": {"b": 3}, "d": 1}
 
+    def test_replace_of_a_missing_member_of_an_existing_object_sets_it_as_kube_does(self) -> None:
+        # evanphx/json-patch v4 (kube-apiserver's): the Ray autoscaler replaces a group's absent scaleStrategy.
+        target = {"spec": {"groups": [{"name": "g", "replicas": 1}]}}
+        ops = [
+            {"op": "replace", "path": "/spec/groups/0/replicas", "value": 0},
+            {"op": "replace", "path": "/spec/groups/0/scaleStrategy", "value": {"workersToDelete": ["p"]}},
+        ]
+
+        patched = json_patch(target, ops)
+
+        group = {"name": "g", "replicas": 0, "scaleStrategy": {"workersToDelete": ["p"]}}
+        assert patched == {"spec": {"groups": [group]}}
+        assert target == {"spec": {"groups": [{"name": "g", "replicas": 1}]}}
+
     @pytest.mark.parametrize("ops", [
         [{"op": "test", "path": "/spec/size", "value": 99}, {"op": "replace", "path": "/spec/size", "value": 6}],
+        [{"op": "replace", "path": "/l/5", "value": 1}],
         [{"op": "replace", "path": "/spec/nothere/x", "value": 1}],
         [{"op": "remove", "path": "/spec/nothere"}],
         [{"op": "add", "path": "/missing/parent", "value": 1}],

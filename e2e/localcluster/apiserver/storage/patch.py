@@ -6,7 +6,9 @@ Guarantees:
    replaces.
 3. `json_patch` is RFC 6902: a body that is not a JSON list is a 400 BadRequest; a failed `test`, a missing
    path or a malformed operation is kube's 422 "the server rejected our request due to an error in our
-   request".
+   request". As in kube-apiserver (evanphx/json-patch v4, whose object lookup never reports a missing
+   member), `replace` of a missing member of an existing object sets it; the Ray autoscaler relies on that
+   (it replaces `scaleStrategy` of groups that have none).
 4. `strategic_merge_patch` merges a list by the merge key Kubernetes declares for that field of that kind
    (`MERGE_KEYS`: containers by name, Service ports by port, conditions by type, ...), merges set-like lists
    (finalizers) as sets and replaces every other list; null deletes a key; other values merge as in (2).
@@ -87,9 +89,26 @@ def json_patch(target: Any, ops: Any) -> Any:
         name = next((n for t, n in _GO_JSON_TYPES if isinstance(bad, t)), "array")
         raise errors.bad_request(f"json: cannot unmarshal {name} into Go value of type jsonpatch.Operation")
     try:
-        return jsonpatch.JsonPatch(copy.deepcopy(ops)).apply(copy.deepcopy(target), in_place=True)
+        doc = copy.deepcopy(target)
+        for op in copy.deepcopy(ops):
+            if op.get("op") == "replace" and _is_missing_member(doc, op.get("path")):
+                op["op"] = "add"
+            doc = jsonpatch.JsonPatch([op]).apply(doc, in_place=True)
+        return doc
     except _JSON_PATCH_FAILURES as exc:
         raise errors.rejected_patch() from exc
+
+
+def _is_missing_member(doc: Any, path: object) -> bool:
+    """`path` names a member absent from an object that exists (guarantee 3)."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        return False
+    *parents, last = jsonpatch.JsonPointer(path).parts
+    try:
+        parent = jsonpatch.JsonPointer.from_parts(parents).resolve(doc)
+    except jsonpatch.JsonPointerException:
+        return False
+    return isinstance(parent, dict) and last not in parent
 
 
 # ---- strategic merge patch: the merge keys Kubernetes declares --------------------------------------
