@@ -76,7 +76,8 @@ def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:
     """Guarantees 1-6."""
     service = observed.service
     rollout = decide_rollout(observed, now)
-    health, clock = active_health(observed, now)
+    served = rollout.serve_config if rollout.serve_override else observed.check.config
+    health, clock = active_health(observed, now, served)
     if rollout.gave_up:
         return _given_up(observed, rollout, clock, now)
     facts = [cluster_facts(cluster) for cluster in observed.clusters.values()]
@@ -141,14 +142,17 @@ def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:
     )
 
 
-def active_health(observed: Observed, now: datetime) -> tuple[Health, Literal["run", "stop"] | None]:
+def active_health(
+    observed: Observed, now: datetime, config: Mapping[str, Any] | None = None
+) -> tuple[Health, Literal["run", "stop"] | None]:
     """The active cluster's unhealthy clocks: apps UNHEALTHY or DEPLOY_FAILED since the stored time; the
     unreachable clock runs while its head is not ready, its dashboard does not answer or it has none of the
-    desired applications, and stops once it has them (the second value: what ``deps.memory`` must note)."""
+    desired applications (those of ``config`` when given: a rolled-back update's last good config), and stops
+    once it has them (the second value: what ``deps.memory`` must note)."""
     active = observed.active
     if active is None:
         return Health(), None
-    app_names = desired_app_names(observed.check.config)
+    app_names = desired_app_names(config if config is not None else observed.check.config)
     state = observed.ray.get(active)
     since = observed.notes.get(active, Notes()).unreachable_since
     clock: Literal["run", "stop"] | None = None
