@@ -25,10 +25,10 @@ Guarantees:
    deadline.
 6. ``remember`` asks to store on the active cluster the Serve config it runs with every desired application
    RUNNING, when it is not the one stored there (``last_good``).
-
 7. ``rollout_ended`` tells, from the status before and after a write, whether a rollout ended in it: given up
    (``rolled_back``, or ``failed`` when nothing was rolled back) once, when first recorded; ``succeeded`` when
    the record of the current spec goes away with no failure and its cluster active.
+
 Pure: time comes in as ``now``.
 """
 
