@@ -12,7 +12,8 @@ Guarantees:
    runs: its ``replicas`` are clamped, as KubeRay clamps them, since bounds may move under it); ``rayStartParams``
    that is not a map, a key that is not a flag name, a value that is not a string; a CPU quantity of the Ray
    container that does not parse; and two derived names (Services, pod name prefixes, identifiers) that
-   coincide; and what ``autoscaler.autoscaling_problems`` finds (KubeRay's autoscaling checks).
+   coincide; and what ``autoscaler.autoscaling_problems`` and ``gcsft.gcs_ft_problems`` find (KubeRay's
+   autoscaling and GCS fault tolerance checks).
 3. An empty list means the builders in ``desired`` accept the cluster.
 
 Pure.
@@ -32,6 +33,7 @@ from rayservice.controller.raycluster._podspec import ray_container_index
 from rayservice.controller.raycluster._quantity import parse_quantity
 from rayservice.controller.raycluster._raystart import is_valid_flag_name
 from rayservice.controller.raycluster.autoscaler import autoscaling_problems, is_autoscaling
+from rayservice.controller.raycluster.gcsft import gcs_ft_problems
 
 _DNS1035: Final = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -77,6 +79,7 @@ def validate_cluster(cluster: RawObject) -> list[Problem]:
         problems += _check_replicas(group, path, clamped=is_autoscaling(cluster))
         problems += _check_group(group, path, head=False)
     problems += [Problem(field, message) for field, message in autoscaling_problems(cluster)]
+    problems += [Problem(field, message) for field, message in gcs_ft_problems(cluster)]
     if not problems:
         problems += _check_derived_names(name, sorted(seen))
     return problems
