@@ -1,11 +1,13 @@
-"""KubeRay v1.7's own autoscaler-v2 sample, applied unchanged, with real Ray 2.60: the head comes up with the
-``autoscaler`` sidecar running; a task that needs a CPU the head does not offer (``num-cpus: "0"``) makes the
+"""KubeRay v1.7's own autoscaler samples (v2 and v1), applied unchanged, with real Ray 2.60: the head comes up with
+the ``autoscaler`` sidecar running; a task that needs a CPU the head does not offer (``num-cpus: "0"``) makes the
 autoscaler raise the worker group's replicas, the operator start a worker, and the task finish; once the worker
 has been idle for ``idleTimeoutSeconds`` (60) the autoscaler names it in ``workersToDelete``, the operator deletes
 it and the list is cleared.
 
 The manifest below is ray-project/kuberay v1.7.0 ``ray-operator/config/samples/ray-cluster.autoscaler-v2.yaml``
-with its comments left out (the local node runs every ``rayproject/ray*`` image as the installed Ray 2.60).
+with its comments left out (the local node runs every ``rayproject/ray*`` image as the installed Ray 2.60);
+``ray-cluster.autoscaler.yaml`` (v1) is the same manifest without ``version: v2``. Autoscaler v1 removes an
+idle worker after ``idleTimeoutSeconds`` too.
 """
 
 from __future__ import annotations
@@ -123,6 +125,8 @@ data:
     detached_actor = ray.get_actor(sys.argv[1])
     ray.kill(detached_actor)
 """
+KUBERAY_SAMPLE_V1 = KUBERAY_SAMPLE_V2.replace("    version: v2\n", "", 1)
+SAMPLES = {"v2": KUBERAY_SAMPLE_V2, "v1": KUBERAY_SAMPLE_V1}
 # The driver needs one CPU, which only a worker has. In a rayproject image `python` is Ray's; on the local node the
 # pod's PATH is the host's, which may put another Python first, so the driver runs with the `ray` command's own.
 TASK = (
@@ -162,10 +166,14 @@ def dashboard(ip: str, method: str, path: str, body: dict[str, Any] | None = Non
 
 
 @pytest.mark.timeout(720)
-def test_kuberays_autoscaler_v2_sample_scales_up_for_a_task_and_back_down_when_idle(stack: LocalStack) -> None:
+@pytest.mark.parametrize("version", ["v2", "v1"])
+def test_kuberays_autoscaler_sample_scales_up_for_a_task_and_back_down_when_idle(
+    stack: LocalStack, version: str
+) -> None:
+    assert "version:" not in SAMPLES["v1"] and "version: v2" in SAMPLES["v2"]
     t0 = time.monotonic()
     try:
-        ob.apply(stack, KUBERAY_SAMPLE_V2)
+        ob.apply(stack, SAMPLES[version])
         wait_for("the head Ready with its autoscaler sidecar running", lambda: sidecar_running(stack), 300, 1.0)
         up_s = time.monotonic() - t0
         ip = ob.head_ip(stack, NAME)
@@ -208,7 +216,7 @@ def test_kuberays_autoscaler_v2_sample_scales_up_for_a_task_and_back_down_when_i
         reasons = [e.get("reason") for e in json.loads(events)["items"]]
         assert "DeletedWorkerPod" in reasons, reasons
         print(
-            f"\nautoscaling (KubeRay v2 sample): head + sidecar up {up_s:.1f} s; task submitted -> replicas 1 "
+            f"\nautoscaling (KubeRay {version} sample): head + sidecar up {up_s:.1f} s; task submitted -> replicas 1 "
             f"{raised_s:.1f} s, -> worker {worker} Running {worker_s:.1f} s, -> task done {done_s:.1f} s; "
             f"idle -> worker removed through workersToDelete {down_s:.1f} s"
         )

@@ -7,7 +7,8 @@ so one event is counted twice); its cluster spec changes, so a new cluster takes
 deleted after a 1 s delay; its workers scale up in place; a deleted worker pod is made again; the workers scale
 back down; an autoscaling RayCluster gets its autoscaler's ServiceAccount, Role and RoleBinding, which are put
 back after a user edits them, and a worker the (simulated) autoscaler names in workersToDelete is deleted and
-the list cleared; the RayService is deleted. Leader election is on throughout, with a Lease renewed every 0.2 s.
+the list cleared; a GCS fault tolerant RayCluster is deleted through its Redis cleanup Job; the RayService is
+deleted. Leader election is on throughout, with a Lease renewed every 0.2 s.
 
 The operator's requests are the ones with its user agent; the manager is stopped before the log is read, since
 a watch is logged only when its stream ends.
@@ -63,6 +64,7 @@ WATCHED = frozenset(
     {"rayservices", "rayclusters", "pods", "services", "endpointslices", "serviceaccounts", "roles", "rolebindings"}
 )
 AUTOSCALED = "autoscaled"
+GCS_FT = "gcs-ft"
 RBAC_GROUP = "rbac.authorization.k8s.io"
 DELEGATED = {use.key for use in DELEGATED_API_USES}
 
@@ -212,6 +214,7 @@ async def journey(server: LocalApiServer, dashboard: FakeRayDashboard, user: Kub
     await op.until(lambda: len(workers_of(server, new)) == 1 and status_of(server, NAME).get("numServeEndpoints") == 1)
 
     await autoscaling(server, user, op)
+    await gcs_fault_tolerance(server, user, op)
 
     # Delete the RayService.
     await user.delete(RAY_SERVICES, NAME, namespace=NAMESPACE)
@@ -234,16 +237,16 @@ async def autoscaling(server: LocalApiServer, user: KubeClient, op: Operator) ->
     # A user edits the Role and the RoleBinding: both are put back.
     await user.patch(ROLES, AUTOSCALED, {"rules": role_rules[:1]}, namespace=NAMESPACE)
     await user.patch(ROLE_BINDINGS, AUTOSCALED, {"subjects": []}, namespace=NAMESPACE)
-    await op.until(
-        lambda: (
-            stored(server, (RBAC_GROUP, "roles"), AUTOSCALED)["rules"] == role_rules  # type: ignore[index]
-            and bool(stored(server, (RBAC_GROUP, "rolebindings"), AUTOSCALED)["subjects"])
-        )  # type: ignore[index]
-    )
+    def put_back() -> bool:
+        role = stored(server, (RBAC_GROUP, "roles"), AUTOSCALED) or {}
+        binding = stored(server, (RBAC_GROUP, "rolebindings"), AUTOSCALED) or {}
+        return role.get("rules") == role_rules and bool(binding.get("subjects"))
+
+    await op.until(put_back)
 
     # The autoscaler scales the group down as Ray's node provider does: one JSON patch of replicas and the list.
     (worker,) = workers_of(server, AUTOSCALED)
-    patch = [
+    patch: list[dict[str, Any]] = [
         {"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 0},
         {"op": "add", "path": "/spec/workerGroupSpecs/0/scaleStrategy", "value": {"workersToDelete": [worker]}},
     ]
@@ -256,6 +259,30 @@ async def autoscaling(server: LocalApiServer, user: KubeClient, op: Operator) ->
     await op.until(cleared)
     await user.delete(RAY_CLUSTERS, AUTOSCALED, namespace=NAMESPACE)
     await op.until(lambda: stored(server, CLUSTERS_GR, AUTOSCALED) is None and op.idle)
+
+
+async def gcs_fault_tolerance(server: LocalApiServer, user: KubeClient, op: Operator) -> None:
+    """A GCS fault tolerant RayCluster deleted: its finalizer, then its Redis cleanup Job (the pod's exit played)."""
+    spec = sample_rayservice()["spec"]["rayClusterConfig"]
+    spec["gcsFaultToleranceOptions"] = {"redisAddress": "redis:6379"}
+    body = {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": GCS_FT}, "spec": spec}
+    await user.create(RAY_CLUSTERS, body, namespace=NAMESPACE)
+    await op.until(lambda: bool(workers_of(server, GCS_FT)))
+    await user.delete(RAY_CLUSTERS, GCS_FT, namespace=NAMESPACE)
+
+    def cleanup_pod() -> str:
+        return next(
+            (
+                pod["metadata"]["name"]
+                for pod in server.store.list(("", "pods"), NAMESPACE)
+                if (pod["metadata"].get("labels") or {}).get("ray.io/node-type") == "redis-cleanup"
+            ),
+            "",
+        )
+
+    await op.until(lambda: bool(cleanup_pod()))
+    await user.patch_status(PODS, cleanup_pod(), {"status": {"phase": "Succeeded"}}, namespace=NAMESPACE)
+    await op.until(lambda: stored(server, CLUSTERS_GR, GCS_FT) is None and op.idle)
 
 
 async def operator_requests(server: LocalApiServer, tmp_path: Path) -> list[RequestInfo]:

@@ -5,6 +5,7 @@ fields of its cluster alone."""
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -40,7 +41,8 @@ def workers(*suffixes: str) -> list[str]:
 
 
 def plan(body: dict[str, Any], pods: list[dict[str, Any]]) -> Any:
-    return plan_pass(ClusterObserved(body, pods), rng=random.Random(0))
+    cached: list[Mapping[str, Any]] = list(pods)
+    return plan_pass(ClusterObserved(body, cached), rng=random.Random(0))
 
 
 def set_group(body: dict[str, Any], **fields: Any) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def meta(name: str = "demo") -> dict[str, Any]:
     return {"name": name, "namespace": "ns", "labels": dict(LABELS), "ownerReferences": [dict(OWNER)]}
 
 
-KUBERAY_ROLE = {
+KUBERAY_ROLE: dict[str, Any] = {
     "apiVersion": "rbac.authorization.k8s.io/v1",
     "kind": "Role",
     "metadata": meta(),
