@@ -14,6 +14,8 @@ Guarantees:
 5. This is the only module that reads environment variables and flags, installs signal handlers,
    creates the Prometheus registry and configures logging. ``RAYSERVICE_MEMORY_PROFILE=<file>`` (a debugging
    aid for benchmarks, off by default) traces allocations and writes the top ones to the file on SIGUSR1.
+   ``ENABLE_GCS_FT_REDIS_CLEANUP=false`` (any case) turns off the Redis cleanup of GCS fault tolerant
+   RayClusters, as in KubeRay.
 
 Wiring: ``_wire_controllers`` builds the shared informer caches once (every informer goes to the manager)
 and one ``EventRecorder``, and ``_controllers`` makes one controller per kind on them: RayCluster and
@@ -68,6 +70,8 @@ LEASE_RETRY_JITTER: Final = 1.2  # LeaderElectionConfig: renew deadline > 1.2 x 
 SERVICE_ACCOUNT_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 MEMORY_PROFILE_ENV: Final = "RAYSERVICE_MEMORY_PROFILE"
 """Debugging aid (benchmarks): a file path; tracemalloc runs, and each SIGUSR1 writes its top allocations there."""
+REDIS_CLEANUP_ENV: Final = "ENABLE_GCS_FT_REDIS_CLEANUP"
+"""KubeRay's switch for the Redis cleanup of GCS fault tolerant RayClusters: only ``false`` turns it off."""
 
 _log = structlog.get_logger(__name__)
 
@@ -240,6 +244,7 @@ class _Settings:
     burst: int = 200
     dashboard_port: int | None = None
     dashboard_token: str | None = None
+    redis_cleanup: bool = True  # ENABLE_GCS_FT_REDIS_CLEANUP, KubeRay's switch: only "false" turns it off
 
 
 def _settings(args: argparse.Namespace) -> _Settings:
@@ -271,7 +276,8 @@ def _settings(args: argparse.Namespace) -> _Settings:
             raise CliError(f"cannot read the dashboard token file {args.dashboard_token_file}: "
                            f"{exc.strerror}") from None
     return _Settings(kubeconfig, namespaces, host, port, args.workers, election, args.kube_api_qps,
-                     args.kube_api_burst, args.dashboard_port, token)
+                     args.kube_api_burst, args.dashboard_port, token,
+                     os.environ.get(REDIS_CLEANUP_ENV, "").lower() != "false")
 
 
 # ---- run ------------------------------------------------------------------------------------------
@@ -316,6 +322,7 @@ def _wire_controllers(
     controllers = _controllers(
         client, caches, workers=settings.workers, clock=SYSTEM_CLOCK, rng=random.Random(), metrics=metrics,
         events=events, dashboards=dashboards, dashboard_port=settings.dashboard_port,
+        redis_cleanup=settings.redis_cleanup,
     )
     for controller in controllers:
         manager.add(controller)
@@ -332,10 +339,12 @@ def _controllers(
     events: EventRecorder,
     dashboards: DashboardClients,
     dashboard_port: int | None = None,
+    redis_cleanup: bool = True,
 ) -> list[Controller]:
     """One controller per kind, sharing the client, caches, clock, randomness, metrics and event recorder."""
     return [
-        raycluster_controller(kube, caches, workers=workers, clock=clock, rng=rng, metrics=metrics, events=events),
+        raycluster_controller(kube, caches, workers=workers, clock=clock, rng=rng, metrics=metrics, events=events,
+                              redis_cleanup=redis_cleanup),
         rayservice_controller(kube, caches, dashboard_factory=dashboards, workers=workers, clock=clock, rng=rng,
                               metrics=metrics, events=events, dashboard_port=dashboard_port),
     ]

@@ -36,6 +36,7 @@ RAY: Final = "ray.io"
 DISCOVERY: Final = "discovery.k8s.io"
 COORDINATION: Final = "coordination.k8s.io"
 RBAC: Final = "rbac.authorization.k8s.io"
+BATCH: Final = "batch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,12 @@ OPERATOR_API_USES: Final[tuple[ApiUse, ...]] = (
     # Pods: the head and workers of each RayCluster (plan_pods).
     *_uses("list watch", CORE, "pods", where=_INFORMERS + ", label-filtered to ray.io/is-ray-node=yes"),
     *_uses("create", CORE, "pods", where=f"{_RC_RECONCILE} create_pod"),
-    *_uses("delete", CORE, "pods", where=f"{_RC_RECONCILE} delete_pod: surplus and finished pods"),
+    *_uses(
+        "delete",
+        CORE,
+        "pods",
+        where=f"{_RC_RECONCILE} delete_pod: surplus and finished pods; redis_cleanup_apply.py: a GCS FT cluster's",
+    ),
     *_uses("patch", CORE, "pods", where=f"{_RS_WRITES} label_serve_pod: ray.io/serve from Ray's proxies"),
     # Services: a RayCluster's head and dashboard Services; a RayService's head and serve Services, whose
     # selectors move to the new cluster at the traffic switch.
@@ -110,6 +116,9 @@ OPERATOR_API_USES: Final[tuple[ApiUse, ...]] = (
     *_uses("create patch", RBAC, "roles", where=f"{_RBAC_APPLY} ensure_rbac"),
     *_uses("list watch", RBAC, "rolebindings", where=_INFORMERS + ", label-filtered to created-by"),
     *_uses("create patch", RBAC, "rolebindings", where=f"{_RBAC_APPLY} ensure_rbac"),
+    # The Redis cleanup Job of a GCS fault tolerant RayCluster being deleted (read by name until it finished;
+    # garbage collection removes it with the cluster).
+    *_uses("create get", BATCH, "jobs", where="rayservice/controller/raycluster/redis_cleanup_apply.py finalize"),
     # EndpointSlices: ready serve endpoints (status.numServeEndpoints).
     *_uses("list watch", DISCOVERY, "endpointslices", where=_INFORMERS),
     # Events: a repeat of the same event bumps its count with a merge patch.

@@ -37,6 +37,7 @@ from rayservice.kube.ratelimit import TokenBucket
 from rayservice.kube.resources import (
     CONFIG_MAPS,
     EVENTS,
+    JOBS,
     LEASES,
     NAMESPACES,
     PODS,
@@ -49,6 +50,7 @@ from rayservice.kube.resources import (
 __all__ = [
     "CONFIG_MAPS",
     "EVENTS",
+    "JOBS",
     "LEASES",
     "LEASE_API_VERSION",
     "NAMESPACES",

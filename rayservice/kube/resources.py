@@ -65,3 +65,4 @@ NAMESPACES: Final = Resource("", "v1", "namespaces", namespaced=False, kind="Nam
 LEASES: Final = Resource("coordination.k8s.io", "v1", "leases", kind="Lease")
 RAY_SERVICES: Final = Resource("ray.io", "v1", "rayservices", kind="RayService")
 RAY_CLUSTERS: Final = Resource("ray.io", "v1", "rayclusters", kind="RayCluster")
+JOBS: Final = Resource("batch", "v1", "jobs", kind="Job")

@@ -86,7 +86,7 @@ class CountingMetrics(OperatorMetrics):
 class RayClusterOperator:
     """The manager as ``rayservice run`` wires it, reduced to the RayCluster controller."""
 
-    def __init__(self, kube: KubeClient, *, workers: int = 4, seed: int = 7) -> None:
+    def __init__(self, kube: KubeClient, *, workers: int = 4, seed: int = 7, redis_cleanup: bool = True) -> None:
         self.kube = kube
         self.signal = Signal()
         self.metrics = CountingMetrics(CollectorRegistry(), self.signal)
@@ -104,6 +104,7 @@ class RayClusterOperator:
             rng=random.Random(seed),
             metrics=self.metrics,
             events=EventRecorder(kube),
+            redis_cleanup=redis_cleanup,
         )
         self.manager.add(self.controller)
         self.task: asyncio.Task[None] | None = None

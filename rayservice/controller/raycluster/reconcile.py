@@ -41,6 +41,11 @@ Guarantees:
    are gone from the cache, the lists are cleared with one patch conditional on the cached resourceVersion,
    after the pod writes, and that pass writes no status (its own patch made the cached version stale; the
    patch's watch event wakes the next pass).
+12. GCS fault tolerance on Redis (``redis_cleanup``): a valid cluster gets the finalizer
+   ``ray.io/gcs-ft-redis-cleanup-finalizer`` in a pass of its own, before any pod; a cluster being deleted
+   that carries it is finalized step by step (``redis_cleanup_apply.finalize``: pods, then the cleanup Job, then
+   the finalizer) instead of being left to garbage collection. ``redis_cleanup=False`` adds none and lets an
+   existing one go.
 
 Caller must: hand each key to one worker at a time (the work queue does) and share one ``RayClusterDeps``,
 so one ``InFlight``, among all reconciles of a controller.
@@ -83,6 +88,8 @@ from rayservice.controller.raycluster.rbac_apply import (
     clear_workers_to_delete,
     ensure_rbac,
 )
+from rayservice.controller.raycluster.redis_cleanup import has_finalizer, should_add_finalizer
+from rayservice.controller.raycluster.redis_cleanup_apply import ensure_finalizer, finalize
 from rayservice.controller.raycluster.status import STARTING_REQUEUE_S, compute_status, requeue_after_s
 from rayservice.informers import controller_owner
 from rayservice.kube import PODS, RAY_CLUSTERS, AlreadyExists, ApiError, NotFound
@@ -132,11 +139,18 @@ class RayClusterDeps:
     metrics: RayClusterMetrics
     written: WrittenVersions = field(default_factory=WrittenVersions)
     existing: ExistingNames = field(default_factory=ExistingNames)
+    redis_cleanup: bool = True
+    """The Redis cleanup of GCS fault tolerant clusters (``ENABLE_GCS_FT_REDIS_CLEANUP``), see ``redis_cleanup``."""
 
 
 async def reconcile(key: ObjectKey, deps: RayClusterDeps) -> Result:
     """Move one RayCluster a step toward its spec (see the module docstring)."""
     cluster = deps.caches.rayclusters.get(key)
+    if cluster is not None and metadata(cluster).get("deletionTimestamp") and has_finalizer(cluster):
+        pods = observe(key, cluster, deps).pods  # guarantee 12
+        return await finalize(
+            cluster, pods, kube=deps.kube, events=deps.events, now=deps.clock.now(), cleanup_enabled=deps.redis_cleanup
+        )
     if cluster is None or metadata(cluster).get("deletionTimestamp"):
         deps.inflight.forget(key)  # garbage collection removes the pods and Services
         deps.written.forget(key)
@@ -154,6 +168,9 @@ async def reconcile(key: ObjectKey, deps: RayClusterDeps) -> Result:
         if await write_status(cluster, status, deps):
             await deps.events.emit(cluster, WARNING, "InvalidSpec", "; ".join(str(p) for p in plan.problems))
         return DONE  # the next spec edit wakes us
+    if should_add_finalizer(cluster, cleanup_enabled=deps.redis_cleanup):
+        await ensure_finalizer(cluster, deps.kube)  # guarantee 12, before any pod
+        return DONE  # the patch's watch event wakes the next pass
     head_service = await apply_plan(key, cluster, plan, deps)
     if plan.waiting or plan.clear_workers_to_delete is not None:
         return Result(requeue_after_s=STARTING_REQUEUE_S)  # guarantee 7: the new pods' events wake us

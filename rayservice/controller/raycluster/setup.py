@@ -48,10 +48,18 @@ def raycluster_controller(
     rng: random.Random,
     metrics: RayClusterControllerMetrics,
     events: EventEmitter,
+    redis_cleanup: bool = True,
 ) -> Controller:
     """The RayCluster controller, watching the informers of ``caches`` (see the module docstring)."""
     deps = RayClusterDeps(
-        kube=kube, caches=caches, events=events, clock=clock, rng=rng, inflight=InFlight(clock=clock), metrics=metrics
+        kube=kube,
+        caches=caches,
+        events=events,
+        clock=clock,
+        rng=rng,
+        inflight=InFlight(clock=clock),
+        metrics=metrics,
+        redis_cleanup=redis_cleanup,
     )
     own = caches.rayclusters.informers
     controller = controller_for(CONTROLLER_NAME, reconcile, deps, own=own, workers=workers, metrics=metrics)

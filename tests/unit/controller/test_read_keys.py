@@ -28,6 +28,8 @@ NOT_OBJECT_FIELDS = {
     "cpu": "a resource name in requests and limits",
     "include-dashboard": "a ray start parameter",
     "no-monitor": "a ray start parameter (set on the head of an autoscaling cluster)",
+    "redis-password": "a ray start parameter (the head's, with GCS fault tolerance)",
+    "redis-username": "a ray start parameter (the head's, with GCS fault tolerance)",
     "exponent": "a group of the quantity regular expression",
     "suffix": "a group of the quantity regular expression",
 }
