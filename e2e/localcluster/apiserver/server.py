@@ -43,7 +43,7 @@ from .controllers.kubernetes_service import check_endpoint_address
 from .controllers.runner import Controllers
 from .errors import ApiError
 from .faults import Faults
-from .http.app import USER, build_app
+from .http.app import build_app
 from .http.portforward import PortForwardProvider
 from .http.portforward import serve as serve_port_forward
 from .http.streaming import ExecProvider
@@ -225,8 +225,7 @@ class LocalApiServer:
                          subresource: str) -> web.StreamResponse:
         rt = self.registry.lookup("", "v1", "pods")
         assert rt is not None
-        return await serve_stream(request, self.api.get(rt, namespace, name), subresource, self.exec_provider,
-                                  self.authorizer, request[USER])
+        return await serve_stream(request, self.api.get(rt, namespace, name), subresource, self.exec_provider)
 
     async def pod_port_forward(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
         rt = self.registry.lookup("", "v1", "pods")  # authorized before (create, for the WebSocket GET too)

@@ -5,9 +5,9 @@ command (or joins the container) and speaks the channel protocol (channels.py). 
 kubelet: `up` sets the server's `exec_provider`, whose sessions this module pumps to and from the WebSocket.
 
 Guarantees:
-1. Before any upgrade, in kube's wording: a missing pod is kube's 404 Status (the caller reads the pod); a
-   WebSocket upgrade (GET) needs `create` on the subresource besides the `get` its method asks (kube's
-   authorization of WebSocket upgrades), a 403 otherwise; an unknown container is a 400 (`container x is
+1. Before any upgrade, in kube's wording (the request's authorization step has already asked `create` on the
+   subresource of a WebSocket upgrade, besides the `get` of its method: auth/authorize.py): a missing pod is
+   kube's 404 Status (the caller reads the pod); an unknown container is a 400 (`container x is
    not valid for pod p`), none named in a pod of several a 400 naming the choices; a pod without a node a 400
    (`pod p does not have a host assigned`); no command for exec, or none of stdin, stdout and stderr asked
    for, a 400; no node provider a 400; a container that is not running (by its status, then by the node's
@@ -43,10 +43,6 @@ from typing import Any, Protocol
 from aiohttp import WSMsgType, web
 from multidict import MultiMapping
 
-from e2e.localcluster.apiserver.auth.attributes import Authorizer, RequestAttributes
-from e2e.localcluster.apiserver.auth.forbidden import forbidden
-from e2e.localcluster.apiserver.auth.requestinfo import request_attributes
-from e2e.localcluster.apiserver.auth.user import UserInfo
 from e2e.localcluster.apiserver.errors import ApiError
 
 from . import channels, websocket
@@ -150,23 +146,13 @@ def container_running(pod: Mapping[str, Any], container: str) -> bool:
     return False
 
 
-def upgrade_attributes(attrs: RequestAttributes) -> RequestAttributes:
-    """What kube authorizes besides `get` for a WebSocket upgrade of a streaming subresource: `create`."""
-    return dataclasses.replace(attrs, verb="create")
-
-
 # ---- the async shell -----------------------------------------------------------------------------------
 
 
-async def serve(request: web.Request, pod: Mapping[str, Any], subresource: str, provider: ExecProvider | None,
-                authorizer: Authorizer, user: UserInfo) -> web.StreamResponse:
+async def serve(request: web.Request, pod: Mapping[str, Any], subresource: str,
+                provider: ExecProvider | None) -> web.StreamResponse:
     """Answer one pods/exec or pods/attach request (the pod read, the request authenticated and authorized)."""
     upgrading = websocket.is_websocket_request(request)
-    if upgrading:
-        create = upgrade_attributes(request_attributes(user, request.method, request.path, request.query))
-        allowed, reason = authorizer.authorize(create)
-        if not allowed:
-            raise forbidden(create, reason)
     opts = parse_options(subresource, request.query)
     container = resolve_container(pod, opts.container)
     opts = dataclasses.replace(opts, container=container)
