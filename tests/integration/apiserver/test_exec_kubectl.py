@@ -7,11 +7,13 @@ kubectl and the provider is the real path: the checks, the upgrade, the channel 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from e2e.localcluster.apiserver import LocalApiServer
@@ -131,3 +133,28 @@ async def test_the_aio_clients_ws_api_client_gets_the_output_over_v4(kubectl: Ku
             tty=False)
     assert resp == "from aio\n"  # the generated method decodes the preloaded body
     assert provider(server).asked[-1][3] == ["sh", "-c", "echo from aio"]
+
+
+async def ws_exec(server: LocalApiServer, command: list[str], *, protocol: str = "v5.channel.k8s.io",
+                  **flags: str) -> list[tuple[int, bytes]]:
+    """The frames of one exec over a raw WebSocket, as (channel, data), until the server closes."""
+    params = [("command", c) for c in command] + list(flags.items())
+    frames = []
+    async with aiohttp.ClientSession() as http, http.ws_connect(
+            f"{server.url}/api/v1/namespaces/default/pods/box/exec", params=params, protocols=(protocol,)) as ws:
+        assert ws.protocol == protocol
+        async for msg in ws:
+            frames.append((msg.data[0], bytes(msg.data[1:])))
+    return frames
+
+
+async def test_the_wire_an_empty_first_frame_only_the_streams_asked_for_then_the_status(
+        kubectl: Kubectl, server: LocalApiServer) -> None:
+    frames = await ws_exec(server, ["sh", "-c", "echo err >&2; echo out; exit 2"], stdout="true")
+    assert frames[0] == (1, b"")  # the stream is up
+    assert b"".join(d for c, d in frames if c == 1) == b"out\n"  # stderr was not asked for: dropped
+    assert not [f for f in frames if f[0] == 2]
+    channel, status = frames[-1]
+    assert channel == 3 and json.loads(status)["details"] == {"causes": [{"reason": "ExitCode", "message": "2"}]}
+    frames = await ws_exec(server, ["true"], protocol="v4.channel.k8s.io", stderr="true")
+    assert frames == [(2, b""), (3, b'{"metadata":{},"status":"Success"}')]

@@ -194,10 +194,8 @@ async def _pump(ws: web.WebSocketResponse, protocol: str, session: StreamSession
     try:
         while (item := await session.output()) is not None:
             channel, data = item
-            if channel == channels.STDERR and not opts.stderr:
-                channel = channels.STDOUT
-            if channel == channels.STDOUT and not opts.stdout:
-                continue
+            if not (opts.stderr if channel == channels.STDERR else opts.stdout):
+                continue  # a stream the client did not ask for is dropped, as the runtime gets none for it
             await ws.send_bytes(channels.encode(channel, data))
         code = await session.wait()
         if not ws.closed:
