@@ -42,6 +42,14 @@ def sample(stack: LocalStack) -> Iterator[LocalStack]:
         ob.delete_and_wait(stack, NAME)
 
 
+def _warnings(stack: LocalStack) -> dict[str, tuple[int, str, str]]:
+    """The RayService's Warning events: name -> (count, reason, message)."""
+    events = stack.list(f"/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3D{NAME}")
+    return {e["metadata"]["name"]: (int(e.get("count") or 1), str(e.get("reason")), str(e.get("message")))
+            for e in events
+            if e.get("type") == "Warning" and (e.get("involvedObject") or {}).get("kind") == "RayService"}
+
+
 def _ensure_sample(stack: LocalStack) -> None:
     if ob.rayservice(stack, NAME) is None:
         ob.apply(stack, SAMPLE)
@@ -203,6 +211,7 @@ def test_zero_downtime_upgrade_switches_to_a_new_cluster_without_failed_requests
     stop = threading.Event()
     watcher = threading.Thread(target=_watch_upgrade, args=(stack, tl, stop), daemon=True)
     prober = threading.Thread(target=_probe_pods, args=(stack, tl, stop), daemon=True)
+    warned_before = _warnings(stack)
     with Load(ip, 8000, MANGO, rate_per_s=40, accept={"6", "8"}) as load:
         wait_for("load flowing", lambda: load.sent >= 40, 10)
         watcher.start()
@@ -240,6 +249,9 @@ def test_zero_downtime_upgrade_switches_to_a_new_cluster_without_failed_requests
     assert ob.selected_cluster(stack, HEAD_SVC) == tl.pending
     assert ob.answer(ip, MANGO) == "8"
     assert not tl.errors, tl.errors[:3]
+    # a normal upgrade reads as one: the new cluster's dashboard still starting is no Warning
+    warned = [w for name, w in _warnings(stack).items() if w[0] > warned_before.get(name, (0, "", ""))[0]]
+    assert not warned, warned
 
 
 @pytest.mark.timeout(420)

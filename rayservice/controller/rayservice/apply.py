@@ -11,7 +11,9 @@ Guarantees:
    ``SwitchedTraffic`` event) or, without one, points the Services at the active cluster.
 3. The PUT is bounded by ``deps.dashboard_timeout_s``; success is remembered in ``deps.memory`` and
    reported as a Normal ``SubmittedServeConfig`` event; failure is counted in ``deps.memory`` (the backoff)
-   and reported as a Warning ``FailedToSubmitServeConfig`` event naming the cluster and Ray's answer.
+   and reported as a Warning ``FailedToSubmitServeConfig`` event naming the cluster and Ray's answer, or, when
+   the plan says Serve is still starting there (``serve_starting``) and the failure is transient (no answer, a
+   5xx), as a Normal ``RetryingServeConfig``.
    Nothing about Ray is raised.
 4. ``commit`` writes the status only when it changed; then the events that status records (a Warning
    ``RolloutFailed`` for a rollout given up, a Warning ``RolloutPolicyLimited`` once per generation when
@@ -52,6 +54,7 @@ from rayservice.controller.rayservice.last_good import LAST_GOOD_ANNOTATION
 from rayservice.controller.rayservice.pass_values import Observed, PassPlan, ServePut, StatusEvents, Submitted, Switch
 from rayservice.controller.rayservice.rollout import rollout_ended, serve_config_hash
 from rayservice.controller.rayservice.serve_diff import LastPut, config_digest
+from rayservice.controller.rayservice.serve_start import is_transient
 from rayservice.controller.rayservice.status_events import status_events
 from rayservice.controller.rayservice.upgrade import recorded_clusters
 from rayservice.controller.rayservice.validate import ServiceCheck
@@ -68,6 +71,7 @@ from rayservice.ray import DashboardError
 
 REASON_SUBMITTED: Final = "SubmittedServeConfig"
 REASON_SUBMIT_FAILED: Final = "FailedToSubmitServeConfig"
+REASON_SUBMIT_RETRYING: Final = "RetryingServeConfig"
 REASON_SWITCHED: Final = "SwitchedTraffic"
 REASON_VALIDATION_FAILED: Final = "ValidationFailed"
 REASON_IGNORED_FIELDS: Final = "IgnoredFields"
@@ -132,6 +136,12 @@ async def submit(service: RawObject, put: ServePut, deps: Deps) -> Submitted:
     except (DashboardError, TimeoutError) as exc:
         failures = deps.memory.failed(key, deps.clock.now())
         error = str(exc) or f"no answer within {deps.dashboard_timeout_s:g} s"
+        if put.serve_starting and is_transient(exc):  # its head just turned Ready: Serve is still starting there
+            _log.info("serve_config_not_taken_yet", cluster=put.cluster, failures=failures, error=error)
+            message = (f"RayCluster {put.cluster} is still starting Serve ({error}); the Serve config is submitted "
+                       "again shortly")
+            await deps.events.emit(service, NORMAL, REASON_SUBMIT_RETRYING, message)
+            return Submitted.FAILED
         _log.warning("serve_config_rejected", cluster=put.cluster, failures=failures, error=error)
         message = f"Failed to submit the Serve config to RayCluster {put.cluster}: {error}"
         await deps.events.emit(service, WARNING, REASON_SUBMIT_FAILED, message)

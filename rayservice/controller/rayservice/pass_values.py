@@ -78,13 +78,15 @@ class Observed:
 
 @dataclass(frozen=True, slots=True)
 class ServePut:
-    """The Serve config to PUT to a cluster's head, and why."""
+    """The Serve config to PUT to a cluster's head, and why; ``serve_starting``: its head turned Ready moments
+    ago, so Serve may still be starting there (a transient failure is then Normal, not a Warning)."""
 
     cluster: str
     address: str
     config: Mapping[str, Any]
     reason: str
     first: bool
+    serve_starting: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ Guarantees:
    (or a held cluster rollout) deploys the last good config to the active cluster instead of the desired one
    (nothing, when none is known). ``remember_serve`` stores the config the active cluster serves as its last
    good one. Without ``rolloutPolicy`` none of this happens. ``phase`` is ``phase.upgrade_phase``.
+7. No PUT to a cluster whose head pod is not Ready; a PUT is ``serve_starting`` while it just became Ready.
 
 Pure: randomness (new cluster names, jitter) comes from the ``rng`` argument, drawn in that order.
 """
@@ -63,6 +64,7 @@ from rayservice.controller.rayservice.serve_diff import (
 )
 from rayservice.controller.rayservice.serve_health import Health, unhealthy_since
 from rayservice.controller.rayservice.serve_labels import serve_label_changes
+from rayservice.controller.rayservice.serve_start import head_readiness, is_serve_starting
 from rayservice.controller.rayservice.status import (
     ClusterReport,
     compute_status,
@@ -96,7 +98,7 @@ def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:
         return _starting(observed, clusters, clock, now, rollout)
     target = clusters.pending or clusters.active
     config = rollout.serve_config if rollout.serve_override and target == observed.active else observed.check.config
-    put = serve_put(observed, target, config)
+    put = serve_put(observed, target, config, now=now)
     switch = _switch(observed, clusters, put, now)
     active, pending = (switch.new, None) if switch is not None else (clusters.active, clusters.pending)
     live = {name for name, cluster in observed.clusters.items() if not is_deleting(cluster)}
@@ -164,10 +166,14 @@ def active_health(
     return Health(unhealthy_since(statuses, app_names), since), clock
 
 
-def serve_put(observed: Observed, target: str | None, config: Mapping[str, Any] | None) -> ServePut | None:
+def serve_put(observed: Observed, target: str | None, config: Mapping[str, Any] | None, *,
+              now: datetime) -> ServePut | None:
     """The PUT of ``config`` ``decide_serve`` asks for on the target cluster, as it was just read; ``None``: no PUT."""
     read = observed.ray.get(target) if target is not None else None
     if target is None or read is None or read.answer is None or config is None:
+        return None
+    readiness = head_readiness(observed.clusters.get(target) or {}, observed.pods.get(target, ()))
+    if not readiness.ready:  # its dashboard answered, but the head pod is not (or no longer) Ready
         return None
     last = observed.notes.get(target, Notes()).last_put
     decision = decide_serve(config, read.apps, read.statuses, address=read.address, last=last, now_s=observed.now_s)
@@ -175,7 +181,7 @@ def serve_put(observed: Observed, target: str | None, config: Mapping[str, Any] 
         return None
     first = last is None or (last.address, last.digest) != (read.address, config_digest(config))
     reason = decision.reason if config is observed.check.config else f"the last good config: {decision.reason}"
-    return ServePut(target, read.address, config, reason, first)
+    return ServePut(target, read.address, config, reason, first, serve_starting=is_serve_starting(readiness, now))
 
 
 def _starting(
