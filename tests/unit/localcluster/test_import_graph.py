@@ -103,6 +103,13 @@ def test_the_local_cluster_has_no_import_cycle() -> None:
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
+def test_the_operator_package_has_no_import_cycle() -> None:
+    graph = import_graph(module_names(ROOT, "rayservice"))
+    assert "rayservice.controller.rayservice.reconcile" in graph  # the walk found the sources
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
 def _write(root: Path, files: Mapping[str, str]) -> None:
     for name, text in files.items():
         path = root / name
