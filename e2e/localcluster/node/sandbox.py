@@ -117,6 +117,20 @@ def kept_under_tmp(paths: Sequence[str]) -> list[str]:
     return tops
 
 
+def rebound_under_volumes(kept: Sequence[tuple[str, str]],
+                          mounts: Sequence[tuple[str, str, bool]]) -> list[tuple[str, str, bool]]:
+    """Binds that put the kept runtime paths back where a volume mounted over them (an emptyDir at /tmp) hid them.
+
+    `kept` pairs each top-level `/tmp/<name>` the pod runs from with its copy under the pod's own /tmp; a volume
+    whose mount path is that top or one of its parents covers it, so the copy is bound again on top.
+    """
+    out: list[tuple[str, str, bool]] = []
+    for top, copy in kept:
+        if any(top == target.rstrip("/") or top.startswith(target.rstrip("/") + "/") for _, target, _ in mounts):
+            out.append((copy, top, False))
+    return out
+
+
 def _runtime_paths(python: str) -> list[str]:
     project = Path(__file__).resolve().parents[3]
     return [python, os.path.realpath(python), sys.prefix, sys.base_prefix, os.path.realpath(sys.executable),
@@ -151,6 +165,7 @@ class PodSandbox:
         self.ip = self.network.allocate_ip(self.uid)
         await self.network.add_pod(self.names, self.ip, hosts(self.ip), self.namespace)
         binds = [*((src, dst, False) for src, dst in [*kept, (str(self.dirs.tmp), "/tmp")]), *mounts,
+                 *rebound_under_volumes(kept, mounts),
                  *((src, dst, False) for src, dst in self._login_profile())]
         with (self.dirs.root / "sandbox.log").open("ab") as log:
             self._unshare = await asyncio.create_subprocess_exec(

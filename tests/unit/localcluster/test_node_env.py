@@ -149,3 +149,16 @@ def test_directories_under_tmp_that_the_pod_runs_from_are_kept_once_each() -> No
 
     paths = ["/tmp/clone/.venv/bin/python", "/tmp/clone", "/usr/bin/python3", "/tmp/other/x", "/tmpfoo/y", "/tmp"]
     assert kept_under_tmp(paths) == ["/tmp/clone", "/tmp/other"]
+
+
+def test_a_volume_mounted_over_tmp_does_not_hide_what_the_pod_runs_from() -> None:
+    from e2e.localcluster.node.sandbox import rebound_under_volumes
+
+    kept = [("/tmp/clone", "/var/lib/localcluster/p/pods/u/tmp/clone")]
+    # the operator Deployment's emptyDir at /tmp covers the project and its venv: they are bound again on top
+    over_tmp = [("/var/lib/localcluster/p/pods/u/volumes/tmp", "/tmp", False)]
+    assert rebound_under_volumes(kept, over_tmp) == [("/var/lib/localcluster/p/pods/u/tmp/clone", "/tmp/clone",
+                                                      False)]
+    assert rebound_under_volumes(kept, [("/v", "/tmp/", False)]) == [(kept[0][1], "/tmp/clone", False)]
+    # volumes elsewhere, or beside the kept path, leave it alone
+    assert rebound_under_volumes(kept, [("/v", "/data", False), ("/w", "/tmp/clone2", False)]) == []
