@@ -7,7 +7,9 @@ Guarantees:
    other refusal (403 Forbidden, 422 Invalid, 5xx, ...) is a Warning ``FailedToCreateRayCluster`` event on the
    RayService carrying the API server's message (as KubeRay reports it), then raised for the retry.
 3. ``delete_cluster`` and ``set_deadline`` treat NotFound as done. ``delete_cluster`` deletes only the
-   incarnation it saw (uid precondition).
+   incarnation it saw (uid precondition), and never a cluster whose deletion already started (a
+   ``deletionTimestamp``: a finalizer such as the GCS fault tolerance Redis cleanup's may keep it for minutes):
+   no second DELETE, no second ``DeletedCluster`` event.
 5. Every create, delete and in-place scaling emits one Normal event on the RayService.
 6. ``label_serve_pod`` sets a pod's ``ray.io/serve`` label; NotFound (the pod went away) is done.
 7. ``store_last_good`` sets a cluster's last good Serve config annotation; NotFound is done.
@@ -27,6 +29,7 @@ from rayservice.controller.objects import (
     RawObject,
     controller_uid,
     is_controlled_by,
+    is_deleting,
     metadata,
     name_of,
     namespace_of,
@@ -68,6 +71,8 @@ async def create_cluster(service: RawObject, cluster: Mapping[str, Any], deps: D
 async def delete_cluster(service: RawObject, cluster: RawObject | None, name: str, deps: Deps, *, why: str) -> None:
     """Guarantee 3; ``cluster`` is the cached object when there is one."""
     namespace = namespace_of(service)
+    if cluster is not None and is_deleting(cluster):
+        return  # the plan never asks for it; a write must not repeat a deletion (and its event) either
     preconditions = Preconditions(uid=uid_of(cluster)) if cluster is not None and uid_of(cluster) else None
     try:
         await deps.kube.delete(RAY_CLUSTERS, name, namespace=namespace, preconditions=preconditions)

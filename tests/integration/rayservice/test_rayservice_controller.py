@@ -326,3 +326,33 @@ async def test_fields_accepted_but_not_acted_on_are_named_in_one_event(
     (ignored,) = events_of(server, NAME, "IgnoredFields")
     assert ignored["type"] == "Warning" and ignored["count"] == 1
     assert ignored["message"] == "Accepted but not acted on: spec.managedBy: someone-else"
+
+
+async def test_an_old_cluster_held_by_its_redis_cleanup_finalizer_is_deleted_once_however_many_passes_follow(
+    server: LocalApiServer, dashboard: FakeRayDashboard, user: KubeClient, operator: Operator
+) -> None:
+    # GCS fault tolerance: the old cluster keeps its finalizer until its Redis cleanup Job ends (no Job runs here)
+    gcs_ft = {"gcsFaultToleranceOptions": {"redisAddress": "redis:6379"}}
+    base = sample_rayservice()["spec"]["rayClusterConfig"]
+    old = await ready_sample(server, dashboard, user, operator, rayClusterDeletionDelaySeconds=1,
+                             rayClusterConfig={**base, **gcs_ft})
+    await user.patch(RAY_SERVICES, NAME, {"spec": {"rayClusterConfig": {"rayVersion": "2.60.1"}}}, namespace=NAMESPACE)
+    await operator.until(lambda: pending_cluster(server) not in ("", old) and head_ip(server, pending_cluster(server)))
+    new_address = head_ip(server, pending_cluster(server))
+    await operator.until(lambda: puts(dashboard, new_address) == 1)
+    dashboard.advance(10)
+    await operator.until(lambda: active_cluster(server) not in ("", old) and bool(events_of(server, NAME,
+                                                                                            "DeletedCluster")))
+    lingering = stored(server, CLUSTERS_GR, old) or {}
+    assert lingering["metadata"].get("deletionTimestamp") and lingering["metadata"].get("finalizers")
+    for price in (4, 5, 6):  # three more passes, each with a Serve PUT, while the old cluster lingers
+        serve = sample_rayservice()["spec"]["serveConfigV2"].replace("price: 3", f"price: {price}")
+        await user.patch(RAY_SERVICES, NAME, {"spec": {"serveConfigV2": serve}}, namespace=NAMESPACE)
+        await operator.until(lambda p=price: mango_price(dashboard, head_ip(server, active_cluster(server))) == p)
+    dashboard.advance(1)
+    await operator.until(lambda: operator.idle)
+
+    deletes = [r for r in writes_by(server, OPERATOR) if r.resource == "rayclusters" and r.verb == "delete"]
+    assert [r.name for r in deletes] == [old]
+    assert len(events_of(server, NAME, "DeletedCluster")) == 1
+    assert stored(server, CLUSTERS_GR, old) is not None  # still held by the finalizer

@@ -212,7 +212,48 @@ def _rows() -> list[Row]:
             points_at="a",
             delete=("old",),
         ),
+        Row(
+            "an old cluster past its deadline that is already being deleted (a finalizer holds it, e.g. while its "
+            "Redis cleanup Job runs) is neither deleted nor marked again",
+            observed(
+                steady,
+                [raw_cluster("a"), deleting(raw_cluster("old", delete_after=NOW - timedelta(seconds=1)))],
+                selected=("a",),
+                active="a",
+                ray={"a": answer(steady, deployed=True)},
+            ),
+            points_at="a",
+        ),
+        Row(
+            "an old cluster without a deadline that is already being deleted gets none",
+            observed(
+                steady,
+                [raw_cluster("a"), deleting(raw_cluster("old"))],
+                selected=("a",),
+                active="a",
+                ray={"a": answer(steady, deployed=True)},
+            ),
+            points_at="a",
+        ),
+        Row(
+            "a pending cluster given up while already being deleted is not dropped again",
+            observed(
+                upgrading,
+                [raw_cluster("a"), deleting(raw_cluster("p", config=OLD_CONFIG))],
+                selected=("a",),
+                active="a",
+                pending="p",
+                ray={"a": answer(upgrading, deployed=True)},
+            ),
+            points_at="a",
+        ),
     ]
+
+
+def deleting(cluster: dict[str, Any]) -> dict[str, Any]:
+    cluster["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    cluster["metadata"]["finalizers"] = ["ray.io/gcs-ft-redis-cleanup-finalizer"]
+    return cluster
 
 
 ROWS = _rows()
