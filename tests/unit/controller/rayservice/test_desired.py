@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 from rayservice.api import CLUSTER_HASH_ANNOTATION
+from rayservice.controller.raycluster.desired import desired_head_pod
 from rayservice.controller.rayservice import (
     REPLACEMENTS_ANNOTATION,
     desired_cluster,
@@ -115,3 +116,19 @@ def test_the_serve_service_template_is_honoured_but_never_its_selector() -> None
     assert svc["spec"]["type"] == "LoadBalancer" and svc["spec"]["sessionAffinity"] == "ClientIP"
     assert svc["spec"]["ports"] == template["spec"]["ports"]
     assert svc["spec"]["selector"] == {"ray.io/cluster": "fruit-raycluster-abcde", "ray.io/serve": "true"}
+
+
+def test_each_cluster_of_an_upgrade_gets_its_own_gcs_storage_namespace() -> None:
+    ft = {"gcsFaultToleranceOptions": {"redisAddress": "redis:6379"}}
+    old_service = rayservice(config=cluster_config(**ft))
+    new_service = rayservice(config=cluster_config(image="rayproject/ray:2.60.1", **ft))
+    namespaces = []
+    for service, name in ((old_service, "fruit-raycluster-aaaaa"), (new_service, "fruit-raycluster-bbbbb")):
+        cluster = desired_cluster(service, name=name)
+        assert "externalStorageNamespace" not in cluster["spec"]["gcsFaultToleranceOptions"]
+        assert "ray.io/external-storage-namespace" not in cluster["metadata"].get("annotations", {})
+        cluster["metadata"]["uid"] = f"{name}-uid"  # the API server's, on create
+        head = desired_head_pod(cluster, name=f"{name}-head-x")
+        env = {e["name"]: e for e in head["spec"]["containers"][0]["env"]}
+        namespaces.append(env["RAY_external_storage_namespace"]["value"])
+    assert namespaces == ["fruit-raycluster-aaaaa-uid", "fruit-raycluster-bbbbb-uid"]
