@@ -119,6 +119,16 @@ OPERATOR_API_USES: Final[tuple[ApiUse, ...]] = (
     # The Redis cleanup Job of a GCS fault tolerant RayCluster being deleted (read by name until it finished;
     # garbage collection removes it with the cluster).
     *_uses("create get", BATCH, "jobs", where="rayservice/controller/raycluster/redis_cleanup_apply.py finalize"),
+    # Secrets holding Ray auth tokens (authOptions.mode: token), never cached: each is read by name, once per
+    # cluster, by the RayCluster controller (before creating the one named after the cluster when missing) and by
+    # the RayService controller (the token its dashboard calls carry).
+    *_uses(
+        "get",
+        CORE,
+        "secrets",
+        where="rayservice/controller/raycluster/auth_apply.py ensure_auth_secret; auth_tokens.py ClusterTokens",
+    ),
+    *_uses("create", CORE, "secrets", where="rayservice/controller/raycluster/auth_apply.py ensure_auth_secret"),
     # EndpointSlices: ready serve endpoints (status.numServeEndpoints).
     *_uses("list watch", DISCOVERY, "endpointslices", where=_INFORMERS),
     # Events: a repeat of the same event bumps its count with a merge patch.

@@ -9,7 +9,9 @@ Guarantees:
 3. Requests look like a command-line client's: ``User-Agent: rayservice-operator``, no ``Origin``, no
    browser headers (Ray answers 405 to browser-like writes).
 4. The bearer token, when given, goes in the ``Authorization`` header of requests to ``base_url`` only;
-   it is never put on the shared session and never followed through a redirect.
+   it is never put on the shared session and never followed through a redirect. ``DashboardClients`` gives
+   each client the token it is asked for (a cluster's own), else its default one (``--dashboard-token-file``).
+   ``repr`` never shows a token.
 
 Caller must:
 - pass an ``aiohttp.ClientSession`` without default headers; it is shared and never closed here.
@@ -132,10 +134,12 @@ class DashboardClients:
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
 
-    def __call__(self, base_url: str) -> HttpDashboardClient:
+    def __call__(self, base_url: str, /, *, token: str | None = None) -> HttpDashboardClient:
+        """The client of ``base_url``, sending ``token`` (a cluster's own), else the default token, if any."""
         if self._session is None:
             self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._max_connections))
-        return HttpDashboardClient(base_url, session=self._session, timeout_s=self._timeout_s, token=self._token)
+        chosen = token if token else self._token
+        return HttpDashboardClient(base_url, session=self._session, timeout_s=self._timeout_s, token=chosen)
 
     async def close(self) -> None:
         if self._session is not None:

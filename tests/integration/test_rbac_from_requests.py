@@ -7,8 +7,9 @@ so one event is counted twice); its cluster spec changes, so a new cluster takes
 deleted after a 1 s delay; its workers scale up in place; a deleted worker pod is made again; the workers scale
 back down; an autoscaling RayCluster gets its autoscaler's ServiceAccount, Role and RoleBinding, which are put
 back after a user edits them, and a worker the (simulated) autoscaler names in workersToDelete is deleted and
-the list cleared; a GCS fault tolerant RayCluster is deleted through its Redis cleanup Job; the RayService is
-deleted. Leader election is on throughout, with a Lease renewed every 0.2 s.
+the list cleared; a GCS fault tolerant RayCluster is deleted through its Redis cleanup Job; a RayCluster with Ray
+token authentication gets its Secret; the RayService is deleted. Leader election is on throughout, with a Lease
+renewed every 0.2 s.
 
 The operator's requests are the ones with its user agent; the manager is stopped before the log is read, since
 a watch is logged only when its stream ends.
@@ -65,6 +66,7 @@ WATCHED = frozenset(
 )
 AUTOSCALED = "autoscaled"
 GCS_FT = "gcs-ft"
+TOKEN_AUTH = "token-auth"
 RBAC_GROUP = "rbac.authorization.k8s.io"
 DELEGATED = {use.key for use in DELEGATED_API_USES}
 
@@ -215,6 +217,7 @@ async def journey(server: LocalApiServer, dashboard: FakeRayDashboard, user: Kub
 
     await autoscaling(server, user, op)
     await gcs_fault_tolerance(server, user, op)
+    await token_auth(server, user, op)
 
     # Delete the RayService.
     await user.delete(RAY_SERVICES, NAME, namespace=NAMESPACE)
@@ -283,6 +286,19 @@ async def gcs_fault_tolerance(server: LocalApiServer, user: KubeClient, op: Oper
     await op.until(lambda: bool(cleanup_pod()))
     await user.patch_status(PODS, cleanup_pod(), {"status": {"phase": "Succeeded"}}, namespace=NAMESPACE)
     await op.until(lambda: stored(server, CLUSTERS_GR, GCS_FT) is None and op.idle)
+
+
+async def token_auth(server: LocalApiServer, user: KubeClient, op: Operator) -> None:
+    """A RayCluster with Ray token authentication: its Secret is read (missing), then created, before its pods."""
+    spec = sample_rayservice()["spec"]["rayClusterConfig"]
+    spec["authOptions"] = {"mode": "token"}
+    body = {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": TOKEN_AUTH}, "spec": spec}
+    await user.create(RAY_CLUSTERS, body, namespace=NAMESPACE)
+    await op.until(
+        lambda: stored(server, ("", "secrets"), TOKEN_AUTH) is not None and bool(workers_of(server, TOKEN_AUTH))
+    )
+    await user.delete(RAY_CLUSTERS, TOKEN_AUTH, namespace=NAMESPACE)
+    await op.until(lambda: stored(server, CLUSTERS_GR, TOKEN_AUTH) is None and op.idle)
 
 
 async def operator_requests(server: LocalApiServer, tmp_path: Path) -> list[RequestInfo]:

@@ -238,10 +238,12 @@ class TestClusterRole:
                 assert not any("*" in value for value in rule.get(field, [])), rule
             assert "nonResourceURLs" not in rule
 
-    def test_no_role_grants_secrets(self) -> None:
-        for role in (CLUSTER_ROLE, LEASE_ROLE):
-            for _, _, resource in granted(role["rules"]):
-                assert resource.split("/")[0] != "secrets", role["metadata"]["name"]
+    def test_secrets_are_granted_only_get_and_create_and_only_cluster_wide(self) -> None:
+        # Ray auth tokens: read by name, created when generated; never listed, watched, updated or deleted.
+        rules = CLUSTER_ROLE["rules"]
+        on_secrets = {verb for verb, _, resource in granted(rules) if resource.split("/")[0] == "secrets"}
+        assert on_secrets == {"get", "create"}
+        assert not any(resource.split("/")[0] == "secrets" for _, _, resource in granted(LEASE_ROLE["rules"]))
 
 
 class TestLeaderElectionRole:

@@ -10,10 +10,20 @@
 - ``autoscaler``: what ``enableInTreeAutoscaling`` adds to the pods (the ``autoscaler`` sidecar, KubeRay v1.7's)
   and its checks; ``rbac``: the autoscaler's ServiceAccount, Role and RoleBinding (``desired_rbac``);
   ``scaling``: how the autoscaler's ``replicas`` and ``workersToDelete`` are followed.
+- ``auth``: what ``authOptions.mode: token`` adds to the pods, the Secret made for the token, its checks;
+  ``auth_apply`` makes that Secret; ``auth_tokens``: ``ClusterTokens``, each cluster's token for the
+  operator's dashboard calls.
 
 Names and the config hash live in ``rayservice.controller.names``. Import from here, not from the modules.
 """
 
+from rayservice.controller.raycluster.auth import (
+    auth_secret_name,
+    generated_secret_name,
+    is_token_auth,
+    rayservice_auth_problems,
+)
+from rayservice.controller.raycluster.auth_tokens import AuthTokenUnavailable, ClusterTokens
 from rayservice.controller.raycluster.autoscaler import (
     AUTOSCALER_CONTAINER,
     autoscaler_container,
@@ -46,11 +56,14 @@ __all__ = [
     "REASON_VALIDATION_FAILED",
     "ROLE_RULES",
     "STARTING_REQUEUE_S",
+    "AuthTokenUnavailable",
     "ClusterObserved",
     "ClusterPassPlan",
+    "ClusterTokens",
     "PodPlan",
     "Problem",
     "RbacObject",
+    "auth_secret_name",
     "autoscaler_container",
     "clear_patch",
     "compute_status",
@@ -60,10 +73,13 @@ __all__ = [
     "desired_rbac",
     "desired_worker_counts",
     "desired_worker_pod",
+    "generated_secret_name",
     "is_autoscaling",
+    "is_token_auth",
     "owner_reference",
     "plan_pass",
     "plan_pods",
+    "rayservice_auth_problems",
     "rbac_patch",
     "requeue_after_s",
     "service_account_name",

@@ -122,8 +122,11 @@ def ray_container_env(cluster: RawObject) -> list[dict[str, Any]]:
     ]
 
 
-def autoscaler_container(cluster: RawObject, image: object) -> dict[str, Any]:
-    """Guarantees 4-5: the sidecar before its ``/tmp/ray`` mount."""
+def autoscaler_container(
+    cluster: RawObject, image: object, *, auth_env: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any]:
+    """Guarantees 4-5: the sidecar before its ``/tmp/ray`` mount; ``auth_env`` (``auth.token_env``) follows our
+    env and precedes the ``autoscalerOptions`` env, as in KubeRay."""
     container: dict[str, Any] = {
         "name": AUTOSCALER_CONTAINER,
         "image": image,
@@ -134,6 +137,7 @@ def autoscaler_container(cluster: RawObject, image: object) -> dict[str, Any]:
             _field_env("RAY_HEAD_POD_NAME", "metadata.name"),
             {"name": "KUBERAY_CRD_VER", "value": "v1"},
             {"name": GENERATED_START_ENV, "value": START_COMMAND},
+            *(dict(item) for item in auth_env),
         ],
         "command": list(COMMAND),
         "args": [START_COMMAND],
@@ -152,14 +156,16 @@ def autoscaler_container(cluster: RawObject, image: object) -> dict[str, Any]:
     return container
 
 
-def add_to_head(cluster: RawObject, pod_spec: dict[str, Any], ray_index: int) -> None:
+def add_to_head(
+    cluster: RawObject, pod_spec: dict[str, Any], ray_index: int, *, auth_env: Sequence[Mapping[str, Any]] = ()
+) -> None:
     """Guarantees 3-7 on a fresh head pod spec whose Ray container is ``containers[ray_index]``."""
     if not is_autoscaling(cluster):
         return
     containers: list[dict[str, Any]] = pod_spec["containers"]
     ray = containers[ray_index]
     pod_spec["serviceAccountName"] = service_account_name(cluster)
-    sidecar = autoscaler_container(cluster, ray.get("image"))
+    sidecar = autoscaler_container(cluster, ray.get("image"), auth_env=auth_env)
     version = autoscaler_version(cluster)
     if version is not None:
         env = [dict(item) for item in sequence(ray.get("env")) if isinstance(item, Mapping)]

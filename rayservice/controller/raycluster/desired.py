@@ -19,7 +19,8 @@ Guarantees:
    ``serve``, ``dashboard-agent``; httpGet probes, ``/dev/shm`` and, on workers, an init container that
    waits for the GCS (see ``_podspec``). What the user set wins. With ``enableInTreeAutoscaling`` the head
    also gets the ``autoscaler`` sidecar, its ServiceAccount and ``no-monitor``, and every Ray container the
-   env autoscaler v2 reads (see ``autoscaler``).
+   env autoscaler v2 reads (see ``autoscaler``). With ``authOptions.mode: token`` the Ray container, the
+   autoscaler and the ``wait-gcs-ready`` init containers get ``RAY_AUTH_MODE`` and the token (see ``auth``).
 5. ``<cluster>-head-svc`` selects the head pod (``ray.io/cluster`` + ``ray.io/node-type=head``), exposes the
    head's Ray container ports (ours plus any the user declared, sorted by name), has the type of
    ``headGroupSpec.serviceType`` (default ClusterIP) and the annotations of ``headServiceAnnotations``.
@@ -78,7 +79,7 @@ from rayservice.controller.objects import (
 from rayservice.controller.objects import (
     owner_reference as controller_reference,
 )
-from rayservice.controller.raycluster import _podspec, autoscaler, gcsft
+from rayservice.controller.raycluster import _podspec, auth, autoscaler, gcsft
 from rayservice.controller.raycluster._raystart import (
     DEFAULT_GCS_PORT,
     complete_params,
@@ -175,6 +176,7 @@ def _pod(cluster: RawObject, group_spec: Mapping[str, Any], *, name: str, head: 
         container["command"], container["args"] = command
     own_params = mapping(group_spec.get("rayStartParams"))
     ours = gcsft.head_env(cluster, own_params) if head else gcsft.worker_env(cluster)
+    ours += auth.token_env(cluster)
     ours.append(_podspec.value_env("RAY_CLUSTER_NAME", cluster_name))
     if head:
         ours.append(_podspec.value_env("RAY_ADDRESS", f"127.0.0.1:{_gcs_port(cluster)}"))
@@ -199,10 +201,11 @@ def _pod(cluster: RawObject, group_spec: Mapping[str, Any], *, name: str, head: 
     containers[index] = container
     pod_spec["containers"] = containers
     if head:
-        autoscaler.add_to_head(cluster, pod_spec, index)
+        autoscaler.add_to_head(cluster, pod_spec, index, auth_env=auth.token_env(cluster))
     else:
         _podspec.add_wait_for_gcs(pod_spec, container, shell_value(params["address"]))
         autoscaler.set_worker_restart_policy(cluster, pod_spec)
+    auth.add_to_pod(cluster, pod_spec, index)
     pod_metadata: dict[str, Any] = {
         "name": name,
         "namespace": namespace,

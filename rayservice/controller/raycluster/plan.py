@@ -7,7 +7,9 @@ Guarantees:
    pod plan below, and whether the pass must wait for pods its cache does not show yet (``waiting``: it
    creates pods, or earlier creates are still in flight). For an autoscaling cluster also the autoscaler's
    ServiceAccount, Role and RoleBinding (``rbac.desired_rbac``) and, once the pods named in
-   ``workersToDelete`` are gone, the patch that clears those lists (``scaling.clear_patch``).
+   ``workersToDelete`` are gone, the patch that clears those lists (``scaling.clear_patch``). In token
+   authentication mode without a ``secretName``, the name of the Secret the operator makes for the cluster's
+   token (``auth.generated_secret_name``).
 1. Exactly one head: a missing head, or one that Failed or Succeeded, gets a replacement; of several live
    heads the best (Ready, then Running, then oldest) is kept and the others are deleted.
 2. Per worker group, ``desired_worker_counts``: pods named in ``scaleStrategy.workersToDelete`` are deleted
@@ -57,6 +59,7 @@ from rayservice.controller.objects import (
     worker_groups,
 )
 from rayservice.controller.raycluster import scaling
+from rayservice.controller.raycluster.auth import generated_secret_name
 from rayservice.controller.raycluster.desired import (
     desired_dashboard_service,
     desired_head_pod,
@@ -101,6 +104,7 @@ class ClusterPassPlan:
     waiting: bool = False
     rbac: tuple[RbacObject, ...] = ()
     clear_workers_to_delete: dict[str, Any] | None = None
+    auth_secret: str | None = None
 
 
 def plan_pass(observed: ClusterObserved, *, rng: random.Random) -> ClusterPassPlan:
@@ -118,6 +122,7 @@ def plan_pass(observed: ClusterObserved, *, rng: random.Random) -> ClusterPassPl
         waiting=bool(pods.create or observed.in_flight),
         rbac=desired_rbac(cluster),
         clear_workers_to_delete=scaling.clear_patch(cluster, live),
+        auth_secret=generated_secret_name(cluster),
     )
 
 

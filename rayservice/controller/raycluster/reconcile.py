@@ -46,6 +46,9 @@ Guarantees:
    that carries it is finalized step by step (``redis_cleanup_apply.finalize``: pods, then the cleanup Job, then
    the finalizer) instead of being left to garbage collection. ``redis_cleanup=False`` adds none and lets an
    existing one go.
+13. Ray token authentication (``auth``): in token mode without ``secretName``, the Secret named after the
+   cluster is ensured after the autoscaler's RBAC and before any pod (``auth_apply``: read once, created with a
+   random token when missing, never rotated).
 
 Caller must: hand each key to one worker at a time (the work queue does) and share one ``RayClusterDeps``,
 so one ``InFlight``, among all reconciles of a controller.
@@ -80,6 +83,7 @@ from rayservice.controller.objects import (
     raycluster_status,
     write_status_if_changed,
 )
+from rayservice.controller.raycluster.auth_apply import KnownSecrets, ensure_auth_secret
 from rayservice.controller.raycluster.inflight import InFlight
 from rayservice.controller.raycluster.plan import ClusterObserved, ClusterPassPlan, plan_pass
 from rayservice.controller.raycluster.rbac_apply import (
@@ -141,6 +145,7 @@ class RayClusterDeps:
     existing: ExistingNames = field(default_factory=ExistingNames)
     redis_cleanup: bool = True
     """The Redis cleanup of GCS fault tolerant clusters (``ENABLE_GCS_FT_REDIS_CLEANUP``), see ``redis_cleanup``."""
+    auth_secrets: KnownSecrets = field(default_factory=KnownSecrets)
 
 
 async def reconcile(key: ObjectKey, deps: RayClusterDeps) -> Result:
@@ -154,6 +159,7 @@ async def reconcile(key: ObjectKey, deps: RayClusterDeps) -> Result:
     if cluster is None or metadata(cluster).get("deletionTimestamp"):
         deps.inflight.forget(key)  # garbage collection removes the pods and Services
         deps.written.forget(key)
+        deps.auth_secrets.forget(key)
         deps.metrics.forget_cluster(key.name, key.namespace)
         return DONE
     if deps.written.is_stale(key, metadata(cluster).get("resourceVersion")):
@@ -189,11 +195,15 @@ def observe(key: ObjectKey, cluster: RawObject, deps: RayClusterDeps) -> Cluster
 async def apply_plan(
     key: ObjectKey, cluster: RawObject, plan: ClusterPassPlan, deps: RayClusterDeps
 ) -> RawObject | None:
-    """Guarantees 4-5 and 11, in that order; the head Service as it now is (None when it is not ours)."""
+    """Guarantees 4-5, 11 and 13, in that order; the head Service as it now is (None when it is not ours)."""
     ensured = [await _ensure_service(cluster, desired, deps) for desired in plan.services]
     await ensure_rbac(
         cluster, plan.rbac, kube=deps.kube, caches=deps.caches, events=deps.events, existing=deps.existing
     )
+    if plan.auth_secret is not None:
+        await ensure_auth_secret(
+            cluster, plan.auth_secret, kube=deps.kube, events=deps.events, known=deps.auth_secrets
+        )
     for name in plan.pods.delete:
         await delete_pod(cluster, name, "head" if name in plan.heads else "worker", deps)
         deps.inflight.discard(key, name)

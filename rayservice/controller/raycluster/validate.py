@@ -12,8 +12,8 @@ Guarantees:
    runs: its ``replicas`` are clamped, as KubeRay clamps them, since bounds may move under it); ``rayStartParams``
    that is not a map, a key that is not a flag name, a value that is not a string; a CPU quantity of the Ray
    container that does not parse; and two derived names (Services, pod name prefixes, identifiers) that
-   coincide; and what ``autoscaler.autoscaling_problems`` and ``gcsft.gcs_ft_problems`` find (KubeRay's
-   autoscaling and GCS fault tolerance checks).
+   coincide; and what ``autoscaler.autoscaling_problems``, ``gcsft.gcs_ft_problems`` and ``auth.auth_problems``
+   find (KubeRay's autoscaling, GCS fault tolerance and token authentication checks).
 3. An empty list means the builders in ``desired`` accept the cluster.
 
 Pure.
@@ -32,6 +32,7 @@ from rayservice.controller.objects import RawObject, mapping, name_of, sequence,
 from rayservice.controller.raycluster._podspec import ray_container_index
 from rayservice.controller.raycluster._quantity import parse_quantity
 from rayservice.controller.raycluster._raystart import is_valid_flag_name
+from rayservice.controller.raycluster.auth import auth_problems
 from rayservice.controller.raycluster.autoscaler import autoscaling_problems, is_autoscaling
 from rayservice.controller.raycluster.gcsft import gcs_ft_problems
 
@@ -80,6 +81,7 @@ def validate_cluster(cluster: RawObject) -> list[Problem]:
         problems += _check_group(group, path, head=False)
     problems += [Problem(field, message) for field, message in autoscaling_problems(cluster)]
     problems += [Problem(field, message) for field, message in gcs_ft_problems(cluster)]
+    problems += [Problem(field, message) for field, message in auth_problems(cluster)]
     if not problems:
         problems += _check_derived_names(name, sorted(seen))
     return problems

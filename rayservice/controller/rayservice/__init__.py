@@ -31,6 +31,7 @@ from rayservice.controller.rayservice.deps import (
     DashboardFactory,
     Deps,
     RayServiceMetrics,
+    TokenSource,
 )
 from rayservice.controller.rayservice.desired import (
     REPLACEMENTS_ANNOTATION,
@@ -165,6 +166,7 @@ __all__ = [
     "StatusEvents",
     "Submitted",
     "Switch",
+    "TokenSource",
     "active_health",
     "apps_missing",
     "check_service",

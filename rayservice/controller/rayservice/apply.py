@@ -13,7 +13,8 @@ Guarantees:
    reported as a Normal ``SubmittedServeConfig`` event; failure is counted in ``deps.memory`` (the backoff)
    and reported as a Warning ``FailedToSubmitServeConfig`` event naming the cluster and Ray's answer, or, when
    the plan says Serve is still starting there (``serve_starting``) and the failure is transient (no answer, a
-   5xx), as a Normal ``RetryingServeConfig``.
+   5xx), as a Normal ``RetryingServeConfig``. The PUT carries the cluster's own Ray auth token
+   (``deps.tokens``; a 401 or 403 answer makes the next call read it again).
    Nothing about Ray is raised.
 4. ``commit`` writes the status only when it changed; then the events that status records (a Warning
    ``RolloutFailed`` for a rollout given up, a Warning ``RolloutPolicyLimited`` once per generation when
@@ -51,6 +52,7 @@ from rayservice.controller.objects import (
 from rayservice.controller.rayservice.deps import Deps
 from rayservice.controller.rayservice.desired import desired_cluster
 from rayservice.controller.rayservice.last_good import LAST_GOOD_ANNOTATION
+from rayservice.controller.rayservice.observe import refused_token
 from rayservice.controller.rayservice.pass_values import Observed, PassPlan, ServePut, StatusEvents, Submitted, Switch
 from rayservice.controller.rayservice.rollout import rollout_ended, serve_config_hash
 from rayservice.controller.rayservice.serve_diff import LastPut, config_digest
@@ -129,11 +131,14 @@ async def apply_plan(plan: PassPlan, observed: Observed, deps: Deps) -> Submitte
 async def submit(service: RawObject, put: ServePut, deps: Deps) -> Submitted:
     """Guarantee 3."""
     key = ObjectKey(namespace_of(service), put.cluster)
-    client = deps.dashboard_factory(put.address)
+    cluster = deps.caches.rayclusters.get(key)
     try:
         async with asyncio.timeout(deps.dashboard_timeout_s):
-            await client.put_config(put.config)
+            token = await deps.tokens.token_for(cluster) if cluster is not None else None
+            await deps.dashboard_factory(put.address, token=token).put_config(put.config)
     except (DashboardError, TimeoutError) as exc:
+        if refused_token(exc):
+            deps.tokens.forget(key)
         failures = deps.memory.failed(key, deps.clock.now())
         error = str(exc) or f"no answer within {deps.dashboard_timeout_s:g} s"
         if put.serve_starting and is_transient(exc):  # its head just turned Ready: Serve is still starting there

@@ -10,18 +10,21 @@ Guarantees:
 3. ``Deps.dashboard_port`` ``None`` reaches each cluster's dashboard on its head's ``dashboard-port`` start
    parameter (8265 by default); a number overrides it for every cluster. Every dashboard call is bounded by
    ``dashboard_timeout_s`` (2 s).
+4. ``Deps.tokens`` gives each cluster's own Ray auth token (``authOptions.mode: token``), which the reconciler
+   hands to ``dashboard_factory`` for every call to that cluster's dashboard; a cluster without one gets the
+   factory's default (the global token, if any).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, Protocol, final
 
+from rayservice.api import ObjectKey
 from rayservice.clock import SYSTEM_CLOCK, Clock
 from rayservice.controller.caches import Caches
-from rayservice.controller.objects import EventEmitter, KubeWriter
+from rayservice.controller.objects import EventEmitter, KubeWriter, RawObject
 from rayservice.controller.rayservice.checks import SpecChecks
 from rayservice.controller.rayservice.memory import ClusterMemory
 from rayservice.ray import DashboardClient
@@ -29,8 +32,24 @@ from rayservice.runtime import WrittenVersions
 
 DEFAULT_DASHBOARD_TIMEOUT_S: Final = 2.0
 
-DashboardFactory = Callable[[str], DashboardClient]
-"""Makes the client of the dashboard at a base URL (``http://<head pod IP>:<port>``)."""
+class DashboardFactory(Protocol):
+    """Makes the client of the dashboard at a base URL (``http://<head pod IP>:<port>``) that sends ``token``
+    (a cluster's own Ray auth token; ``None``: the operator's global ``--dashboard-token-file`` token, if any)."""
+
+    def __call__(self, base_url: str, /, *, token: str | None = None) -> DashboardClient: ...
+
+
+class TokenSource(Protocol):
+    """Each cluster's Ray auth token; ``rayservice.controller.raycluster.ClusterTokens`` is one."""
+
+    async def token_for(self, cluster: RawObject) -> str | None:
+        """The token to send to ``cluster``'s dashboard, ``None`` when it has none of its own; raises a
+        ``DashboardError`` when it has one that cannot be read."""
+        ...
+
+    def forget(self, key: ObjectKey) -> None:
+        """The cluster's dashboard refused its token: read it again next time."""
+        ...
 
 
 class RayServiceMetrics(Protocol):
@@ -100,3 +119,4 @@ class Deps:
     written: WrittenVersions = field(default_factory=WrittenVersions)
     dashboard_port: int | None = None
     dashboard_timeout_s: float = DEFAULT_DASHBOARD_TIMEOUT_S
+    tokens: TokenSource = field(kw_only=True)

@@ -16,6 +16,11 @@ Guarantees:
    the reads, what ``deps.memory`` holds of each owned cluster after them (``Notes``); it writes to
    ``deps.memory`` only the outcome of its own dashboard reads.
 
+6. Each dashboard call carries the cluster's own Ray auth token (``deps.tokens``, read from its Secret within
+   the same ``dashboard_timeout_s``); a token that cannot be read is that cluster's dashboard failure ("cannot
+   be called: the auth token Secret ns/name does not exist"), and a 401 or 403 answer makes the next pass read
+   the Secret again (the user may have changed it).
+
 The dashboard read is the only await; everything else is synchronous.
 """
 
@@ -51,6 +56,7 @@ from rayservice.controller.objects import (
     text,
     uid_of,
 )
+from rayservice.controller.raycluster import AuthTokenUnavailable
 from rayservice.controller.rayservice.deps import Deps
 from rayservice.controller.rayservice.desired import serve_service_name_of
 from rayservice.controller.rayservice.pass_values import Notes, Observed, ServeState
@@ -161,17 +167,22 @@ async def read_clusters(
         address = head_address(cluster, pods.get(name, ()), port=deps.dashboard_port)
         if address is not None:
             addresses[name] = address
-    reads = await asyncio.gather(*(_read(service, name, address, deps) for name, address in addresses.items()))
+    reads = await asyncio.gather(
+        *(_read(service, clusters[name], address, deps) for name, address in addresses.items())
+    )
     return dict(zip(addresses, reads, strict=True))
 
 
-async def _read(service: RawObject, cluster: str, address: str, deps: Deps) -> ServeState:
+async def _read(service: RawObject, obj: RawObject, address: str, deps: Deps) -> ServeState:
+    cluster = name_of(obj)
     key = ObjectKey(namespace_of(service), cluster)
-    client = deps.dashboard_factory(address)
     try:
         async with asyncio.timeout(deps.dashboard_timeout_s):
+            client = deps.dashboard_factory(address, token=await deps.tokens.token_for(obj))
             answer = await client.get_applications()
     except (DashboardError, TimeoutError) as exc:
+        if refused_token(exc):
+            deps.tokens.forget(key)
         failures = deps.memory.failed(key, deps.clock.now())
         message = str(exc) or f"no answer within {deps.dashboard_timeout_s:g} s"
         _log.warning("dashboard_unavailable", cluster=cluster, address=address, failures=failures, error=message)
@@ -181,8 +192,15 @@ async def _read(service: RawObject, cluster: str, address: str, deps: Deps) -> S
     return ServeState(address, answer, compute_application_statuses(answer, now=deps.clock.now(), previous=previous))
 
 
+def refused_token(exc: BaseException) -> bool:
+    """The dashboard refused the call's credentials (401 none, 403 a wrong token): guarantee 6."""
+    return isinstance(exc, DashboardRejected) and exc.status in (401, 403)
+
+
 def dashboard_failure(exc: BaseException, *, timeout_s: float) -> str:
     """Guarantee 4: what went wrong, in words that complete "the Ray dashboard of RayCluster X ..."."""
+    if isinstance(exc, AuthTokenUnavailable):
+        return f"cannot be called: {exc}"
     if isinstance(exc, DashboardRejected):
         return "answered with invalid JSON" if 200 <= exc.status < 300 else f"answered HTTP {exc.status}"
     cause = exc if isinstance(exc, TimeoutError) else exc.__cause__

@@ -23,6 +23,7 @@ from rayservice.api import ObjectKey
 from rayservice.clock import Clock
 from rayservice.controller.caches import SERVICE_NAME_LABEL, Caches
 from rayservice.controller.objects import EventEmitter, KubeWriter, RawObject, labels_of, namespace_of
+from rayservice.controller.raycluster import ClusterTokens
 from rayservice.controller.rayservice.deps import (
     DashboardFactory,
     Deps,
@@ -67,6 +68,7 @@ def rayservice_controller(
         metrics=metrics,
         memory=ClusterMemory(),
         dashboard_port=dashboard_port,
+        tokens=ClusterTokens(kube),
     )
     own = caches.rayservices.informers
     controller = controller_for(CONTROLLER_NAME, reconcile, deps, own=own, workers=workers, metrics=metrics)

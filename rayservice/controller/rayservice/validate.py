@@ -7,8 +7,9 @@ Guarantees:
    ``ray.io/originated-from-cr-name`` label value and the Service names need at most 63 characters of a-z,
    0-9 and '-', starting with a letter); both serve forms set, unparsable YAML (with line and column) and
    every other problem of ``desired_serve_config``; a ``serveService`` name that is not such a name either;
-   and what ``validate_cluster`` finds in the cluster made from ``rayClusterConfig``, with paths under
-   ``spec.rayClusterConfig``.
+   what ``validate_cluster`` finds in the cluster made from ``rayClusterConfig``, with paths under
+   ``spec.rayClusterConfig``; and ``authOptions.enableK8sTokenAuth`` there (KubeRay v1.7 refuses it in a
+   RayService: the operator could not call its dashboard).
 3. ``warnings`` are the Serve config's pitfalls (Ray accepts them); ``ignored`` names every field that is
    accepted but not acted on: ``upgradeStrategy.type: NewClusterWithIncrementalUpgrade`` (upgraded as
    ``NewCluster``), ``upgradeStrategy.clusterUpgradeOptions``, ``suspend`` and ``managedBy``.
@@ -28,7 +29,7 @@ from rayservice.api.serve import Problem
 from rayservice.api.v1alpha1 import desired_serve_config
 from rayservice.controller import names
 from rayservice.controller.objects import RawObject, flag, name_of, part, rayservice_spec
-from rayservice.controller.raycluster import validate_cluster
+from rayservice.controller.raycluster import rayservice_auth_problems, validate_cluster
 from rayservice.controller.rayservice.desired import desired_cluster
 
 INCREMENTAL_UPGRADE: Final = "NewClusterWithIncrementalUpgrade"
@@ -77,6 +78,8 @@ def check_service(service: RawObject) -> ServiceCheck:
     if not isinstance(spec.get("rayClusterConfig"), Mapping):
         problems.append(Problem("spec.rayClusterConfig", "is required"))
     elif not problems:
+        cluster_spec = part(spec.get("rayClusterConfig"))
+        problems += [Problem(field, message) for field, message in rayservice_auth_problems(cluster_spec)]
         # The checks of derived names hold for any random suffix: a fixed seed stands in for it.
         sample = desired_cluster(service, name=names.rayservice_cluster_name(name, random.Random(0)))
         for problem in validate_cluster(sample):

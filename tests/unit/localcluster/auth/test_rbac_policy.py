@@ -186,7 +186,7 @@ def test_bootstrap_lets_every_authenticated_user_discover_and_ask(cluster: Clust
     assert not cluster.can(anonymous, "GET", "/apis")
 
 
-def test_ray_operator_manifests_grant_what_the_operator_uses_and_no_secrets(cluster: Cluster) -> None:
+def test_ray_operator_manifests_grant_what_the_operator_uses_and_secrets_only_by_name(cluster: Cluster) -> None:
     for name in ("cluster_role.yaml", "cluster_role_binding.yaml", "leader_election_role.yaml",
                  "leader_election_role_binding.yaml"):
         cluster.put(yaml.safe_load((REPO_ROOT / "manifests" / "rbac" / name).read_text()))
@@ -194,7 +194,11 @@ def test_ray_operator_manifests_grant_what_the_operator_uses_and_no_secrets(clus
         ("POST", "/apis/ray.io/v1/namespaces/default/rayclusters"): True,
         ("PUT", "/apis/ray.io/v1/namespaces/default/rayservices/s/status"): True,
         ("PUT", "/apis/ray.io/v1/namespaces/default/rayservices/s"): False,
-        ("GET", "/api/v1/namespaces/default/secrets/s"): False,
+        ("GET", "/api/v1/namespaces/default/secrets/s"): True,  # a Ray auth token, read by name
+        ("POST", "/api/v1/namespaces/default/secrets"): True,  # the generated one
+        ("GET", "/api/v1/namespaces/default/secrets"): False,  # never listed
+        ("PUT", "/api/v1/namespaces/default/secrets/s"): False,
+        ("DELETE", "/api/v1/namespaces/default/secrets/s"): False,
         ("PUT", "/apis/coordination.k8s.io/v1/namespaces/ray-system/leases/rayservice-operator"): True,
         ("PUT", "/apis/coordination.k8s.io/v1/namespaces/default/leases/rayservice-operator"): False,
     }
