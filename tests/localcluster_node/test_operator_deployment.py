@@ -116,7 +116,7 @@ async def test_apply_k_runs_one_ready_operator_pod_that_leads_as_its_service_acc
     assert spec["serviceAccountName"] == "ray-operator"
     assert not any("kubeconfig" in arg for c in spec["containers"] for arg in c.get("args") or [])
 
-    code, answer, err = await kubectl.run("auth", "can-i", "get", "secrets", f"--as={OPERATOR_USER}", ok=False)
+    code, answer, err = await kubectl.run("auth", "can-i", "list", "secrets", f"--as={OPERATOR_USER}", ok=False)
     assert (code, answer.strip()) == (1, "no"), (answer, err)
     code, answer, _ = await kubectl.run("auth", "can-i", "create", "rayclusters.ray.io", f"--as={OPERATOR_USER}")
     assert (code, answer.strip()) == (0, "yes")
