@@ -1,5 +1,8 @@
 """Security (DESIGN §8) as behaviour of the running operator: no Secret is read, no secret value reaches its logs
 (at debug level, through a failed Serve submission too), and the dashboard token goes to Ray dashboards only.
+With ``authOptions.mode: token`` each cluster's own token (its Secret's, a new one for an upgrade's cluster) goes
+to that cluster's dashboard only, and never to the operator's log, an event, a status, an object other than its
+Secret, or the metrics.
 
 The Deployment's securityContext (runAsNonRoot, readOnlyRootFilesystem, allowPrivilegeEscalation false,
 capabilities drop ALL) and the RBAC (no Secret access) are checked by tests/unit/test_manifests.py; they are
@@ -14,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import secrets
+import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,8 +31,13 @@ import yaml
 from e2e.fakeray import APPLICATIONS
 from rayservice.kube import RAY_SERVICES, Resource
 from tests.reliability.harness import (
+    CLUSTERS_GR,
+    EVENTS_GR,
     NAMESPACE,
     OPERATOR_AGENT,
+    PODS_GR,
+    RAYSERVICES_GR,
+    SERVICES_GR,
     Operators,
     RecordProperty,
     World,
@@ -37,6 +47,7 @@ from tests.reliability.harness import (
     report,
     requests_by,
     status_of,
+    stored,
     tally,
     world,
 )
@@ -202,4 +213,100 @@ async def test_no_secret_is_read_and_no_secret_value_or_token_leaves_through_log
     assert len(sent) > 10_000 and token.encode() not in sent
     assert b"\r\nauthorization:" not in sent.lower()
     assert set(by_header) == {f"Bearer {token}"} and sum(by_header.values()) > 0
+    assert exit_code == 0
+
+
+def with_token_auth(name: str, generation: int) -> dict[str, Any]:
+    body = rayservice(name, generation=generation)
+    body["spec"]["rayClusterConfig"]["authOptions"] = {"mode": "token"}
+    return body
+
+
+def cluster_token(w: World, cluster: str) -> tuple[str, str]:
+    """The token in the Secret the operator made for ``cluster``, and the address of the cluster's head pod."""
+    secret = stored(w, ("", "secrets"), cluster)
+    assert secret is not None, f"no Secret {cluster}"
+    (head,) = [p for p in w.server.store.list(PODS_GR, NAMESPACE) if (p["metadata"].get("labels") or {}).get(
+        "ray.io/cluster") == cluster and p["metadata"]["labels"].get("ray.io/node-type") == "head"]
+    return base64.b64decode(secret["data"]["auth_token"]).decode(), str(head["status"]["podIP"])
+
+
+def request_line(sent: bytes, at: int) -> bytes:
+    """The request line of the request whose bytes include offset ``at`` of the recorded client stream (a request
+    starts after the previous one's blank line or JSON body)."""
+    end = sent.rfind(b" HTTP/1.1\r\n", 0, at)
+    start = max(sent.rfind(b"\r\n\r\n", 0, end) + 4, sent.rfind(b"}", 0, end) + 1, 0)
+    return sent[start:end]
+
+
+def metrics_text(log: str) -> str:
+    """``GET /metrics`` from the operator whose JSON log is ``log`` (its port is in ``health_server_listening``)."""
+    (port,) = [json.loads(line)["port"] for line in log.splitlines() if '"health_server_listening"' in line]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        return str(answer.read().decode())
+
+
+@pytest.mark.timeout(120)
+async def test_each_clusters_own_ray_auth_token_goes_to_its_dashboard_only_never_to_logs_events_status_or_metrics(
+    tmp_path: Path, record_testsuite_property: RecordProperty
+) -> None:
+    name = "token-auth"
+    async with world(tmp_path) as w, proxied(w) as proxy:
+        operators = Operators(w)
+        try:
+            op = await operators.start("operator", extra=["--log-level", "debug"])
+            await w.user.create(RAY_SERVICES, with_token_auth(name, 0), namespace=NAMESPACE)
+            await w.until(lambda: converged(w, name, 0), deadline_s=DEADLINE_S, what="deployed",
+                          explain=lambda: status_of(w, name))
+            first = status_of(w, name)["activeServiceStatus"]["rayClusterName"]
+            tokens = {first: cluster_token(w, first)}
+            w.dashboard.fail_next(2, 400, method="PUT", path=APPLICATIONS, body="invalid config: echoed back")
+            new = with_token_auth(name, 1)
+            await w.user.patch(RAY_SERVICES, name, {"spec": {"rayClusterConfig": new["spec"]["rayClusterConfig"]}},
+                               namespace=NAMESPACE)
+            await w.until(lambda: converged(w, name, 1, single=False), deadline_s=DEADLINE_S, what="upgraded",
+                          explain=lambda: status_of(w, name))
+            second = status_of(w, name)["activeServiceStatus"]["rayClusterName"]
+            tokens[second] = cluster_token(w, second)
+            metrics = await asyncio.to_thread(metrics_text, op.log())
+            objects = json.dumps([w.server.store.list(gr, NAMESPACE) for gr in (
+                RAYSERVICES_GR, CLUSTERS_GR, PODS_GR, SERVICES_GR, EVENTS_GR)])
+            await op.stop()
+            exit_code = op.process.returncode if op.process else None
+        finally:
+            await operators.close()
+        log = op.log()
+        sent = bytes(proxy.sent)
+        secret_writes = tally(r for r in requests_by(w, OPERATOR_AGENT) if r.resource == "secrets")
+        by_address: dict[str, set[str]] = {}
+        for (address, header), n in w.dashboard.authorizations.items():
+            if n and header:
+                by_address.setdefault(address, set()).add(header)
+    owner = {f"Bearer {token}": cluster for cluster, (token, _) in tokens.items()}
+    figures = {
+        "clusters": len(tokens),
+        "distinct_tokens": len({token for token, _ in tokens.values()}),
+        "secret_requests": secret_writes,
+        "log_lines": log.count("\n"),
+        "metrics_bytes": len(metrics),
+        "dashboards_by_token_owner": {address: sorted(owner.get(h, "<other>") for h in headers)
+                                      for address, headers in by_address.items()},
+        "exit_code": exit_code,
+    }
+    report(record_testsuite_property, "security per-cluster token", figures)
+    assert first != second and len({token for token, _ in tokens.values()}) == 2
+    assert log.count("\n") > 20 and "auth_secret_created" in log  # the debug log was really captured
+    assert "ray_" in metrics or "rayservice" in metrics  # the metrics were really read
+    for cluster, (token, head_ip) in tokens.items():
+        encoded = base64.b64encode(token.encode())
+        assert token not in log and encoded.decode() not in log
+        assert token not in metrics
+        assert token not in objects and encoded.decode() not in objects
+        # once to the API server: in the create of its Secret (stringData, as KubeRay writes it)
+        assert sent.count(token.encode()) == 1 and encoded not in sent
+        line = request_line(sent, sent.find(token.encode()))
+        assert line.startswith(f"POST /api/v1/namespaces/{NAMESPACE}/secrets".encode()), line
+        assert by_address.get(head_ip) == {f"Bearer {token}"}, (cluster, figures)
+    assert set(owner) == set().union(*by_address.values())  # no other Authorization reached any dashboard
+    assert secret_writes.get("create:201") == 2
     assert exit_code == 0
