@@ -12,8 +12,9 @@ the image's filesystem and its config (ENTRYPOINT and CMD):
 | `curlimages/curl`, `curl`               | the host's `curl`                              | curl / -         |
 | `redis`                                 | Debian's `redis-server` (`make system-deps`)   | - / redis-server |
 
-Like the images they stand for, the `redis` row works in the pod's /tmp (the image's WORKDIR /data) and, as
-the official image does, runs `redis-server` before bare options and with protected mode off.
+Like the images they stand for, the `redis` row has a writable, initially empty /data of the pod's own (the
+official image's volume; `dir /data` in a redis.conf works), works in the pod's /tmp (the image's WORKDIR is
+/data) and, as the official image does, runs `redis-server` before bare options and with protected mode off.
 
 Guarantees:
 1. `normalize` reads a reference as a container runtime does: registry host (a first part with `.` or `:`, or
@@ -27,6 +28,9 @@ Guarantees:
    must not be empty (`EmptyCommand`).
 4. Every program the table names is an absolute path or a name found on the pod's PATH (the project
    environment first, then the host's system directories).
+5. `writable_paths` lists the paths the images of a pod's containers keep writable (`ImageConfig.writable`, the
+   image's own filesystem, e.g. the redis image's /data), once each, in container order; an image the table
+   does not know adds none (its container fails on its own, as `resolve` says).
 
 Not guaranteed: image contents (a `rayproject/ray` pod sees the host's files), image versions (every tag runs
 the same local program), imagePullPolicy and pull secrets (ignored).
@@ -35,8 +39,9 @@ the same local program), imagePullPolicy and pull secrets (ignored).
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 Which = Callable[[str], str | None]
 
@@ -65,6 +70,7 @@ class ImageConfig:
     cmd: tuple[str, ...] = ()
     workdir: str = ""  # the image's WORKDIR ("" : /)
     redis: bool = False  # the official image's entrypoint rules (see `_redis_argv`)
+    writable: tuple[str, ...] = ()  # absolute paths of the image's filesystem a container writes (per pod)
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ class _Row:
     install: str = ""
     workdir: str = ""
     redis: bool = False
+    writable: tuple[str, ...] = ()
 
     def matches(self, repository: str) -> bool:
         return any(_matches(r, repository) for r in self.repositories)
@@ -91,7 +98,7 @@ _TABLE: tuple[_Row, ...] = (
     _Row(("curlimages/curl", "curl"), "the host's curl", ("curl",), needs="curl",
          install="apt-get install curl"),
     _Row(("redis",), "Debian's redis-server", cmd=("redis-server",), needs="redis-server",
-         install="make system-deps, as root", workdir="/tmp", redis=True),
+         install="make system-deps, as root", workdir="/tmp", redis=True, writable=("/data",)),
 )
 
 
@@ -137,7 +144,19 @@ def resolve(image: str, *, python_bin: str, which: Which = shutil.which) -> Imag
         raise ImageNotFound(f'image "{image}" runs {row.runs}, but {row.needs} is not installed on this node '
                             f"({row.install})")
     return ImageConfig(runs=row.runs, entrypoint=tuple(a.format(bin=python_bin) for a in row.entrypoint),
-                       cmd=row.cmd, workdir=row.workdir, redis=row.redis)
+                       cmd=row.cmd, workdir=row.workdir, redis=row.redis, writable=row.writable)
+
+
+def writable_paths(containers: Sequence[Mapping[str, Any]], *, python_bin: str,
+                   which: Which = shutil.which) -> list[str]:
+    paths: list[str] = []
+    for c in containers:
+        try:
+            found = resolve(str(c.get("image") or ""), python_bin=python_bin, which=which)
+        except ImageNotFound:
+            continue
+        paths += [p for p in found.writable if p not in paths]
+    return paths
 
 
 def container_argv(config: ImageConfig, command: Sequence[str], args: Sequence[str]) -> list[str]:

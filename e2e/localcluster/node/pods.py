@@ -21,9 +21,12 @@ Guarantees:
    is destroyed. A pod whose containers are all done (no restart due) destroys its sandbox at once. A preStop
    handler cut short because its own container ended meanwhile (the handler's doing) is not a failure.
 5. Every state change calls `on_change`; `view()` is a consistent snapshot for status.py.
-6. Projected volumes (the service-account token among them, volumes.py) are filled before the sandbox starts
-   and mounted read-only; until that succeeds the containers wait in ContainerCreating with the kubelet's
-   `MountVolume.SetUp failed` message, retried with backoff. Tokens are refreshed while the pod runs.
+6. ConfigMap, Secret and projected volumes (the service-account token among them, volumes.py) are filled
+   before the sandbox starts and mounted read-only (a `subPath` mounts one file or directory of a volume; the
+   image's writable paths, e.g. redis's /data, get a directory of the pod's own); until that succeeds the
+   containers wait in ContainerCreating with the kubelet's `MountVolume.SetUp failed` message, retried with
+   backoff. Tokens are refreshed while the pod runs. An invalid subPath leaves them in
+   CreateContainerConfigError.
 """
 
 from __future__ import annotations
@@ -218,7 +221,16 @@ class PodRunner:
         return False
 
     async def _run_sandbox(self) -> None:
-        mounts = pod_mounts(self.pod.get("spec") or {}, self.sandbox.dirs.volume)
+        spec = self.pod.get("spec") or {}
+        layer = images.writable_paths([*(spec.get("initContainers") or []), *(spec.get("containers") or [])],
+                                      python_bin=self.deps.python_bin)
+        try:
+            mounts = pod_mounts(spec, self.sandbox.dirs.volume, [(p, self.sandbox.dirs.layer(p)) for p in layer])
+        except VolumeError as exc:
+            for c in self.containers:
+                self._set(c, reason="CreateContainerConfigError", message=str(exc)[:300])
+            log.warning("bad_volume_mount pod=%s: %s", self.sandbox.names.netns, exc)
+            return
         try:
             await self.sandbox.start(self.hosts, mounts)
         except (SandboxError, NetworkError) as exc:

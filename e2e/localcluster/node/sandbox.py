@@ -3,9 +3,10 @@
 Guarantees:
 1. `start()` creates the pod's network (address, hosts file), then runs `ip netns exec NS unshare --pid --fork
    --mount-proc --mount --uts` with an init that is PID 1 of a new PID namespace: it takes the pod's hostname,
-   bind-mounts the per-pod directory over /tmp, each emptyDir and projected volume at its mount path
-   (read-only when asked; a missing mount point is created as an empty directory, which the host then keeps:
-   e.g. /var/run/secrets/kubernetes.io/serviceaccount) and a copy of /etc/profile that keeps the local Python
+   bind-mounts the per-pod directory over /tmp, each volume (volumes.py `pod_mounts`) at its mount path
+   (read-only when asked; a missing mount point is created as an empty directory, or an empty file for a file
+   subPath, which the host then keeps: e.g. /var/run/secrets/kubernetes.io/serviceaccount, the redis image's
+   /data) and a copy of /etc/profile that keeps the local Python
    environment first on a login shell's PATH (in the pod's own mount namespace only), reaps orphans, and on
    SIGTERM forwards SIGTERM to every process of the pod.
    `start()` returns once the init is ready, or raises `SandboxError` within its deadline.
@@ -26,9 +27,9 @@ Guarantees:
 5. With a `cgroup` (cgroups.py), the init and every process started in the pod (containers, exec, probes,
    attach) run in that pod's CPU cgroup, as kubelet places them.
 
-Not guaranteed: volumes other than emptyDir and projected (ignored), per-container mounts (every mount is pod-wide),
-securityContext (processes run as the agent's user), hostNetwork/hostPID (every pod gets its own namespaces),
-resource limits.
+Not guaranteed: volumes other than emptyDir, configMap, secret and projected (ignored), per-container mounts
+(every mount is pod-wide), securityContext (processes run as the agent's user), hostNetwork/hostPID (every pod
+gets its own namespaces), resource limits.
 """
 
 from __future__ import annotations
@@ -55,7 +56,11 @@ hostname, mounts = sys.argv[1], json.loads(sys.argv[2])
 libc = ctypes.CDLL(None, use_errno=True)
 for source, target, read_only in mounts:
     if not os.path.lexists(target):
-        os.makedirs(target)
+        if os.path.isdir(source):
+            os.makedirs(target)
+        else:  # a file (a subPath): its mount point is an empty file
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            open(target, "ab").close()
     if libc.mount(source.encode(), target.encode(), None, 4096 | 16384, None) != 0:  # MS_BIND | MS_REC
         raise OSError(ctypes.get_errno(), f"bind {source} over {target}")
     if read_only and libc.mount(b"none", target.encode(), None, 4096 | 32 | 1, None) != 0:  # BIND|REMOUNT|RDONLY
@@ -101,6 +106,10 @@ class PodDirs:
 
     def volume(self, name: str) -> Path:
         return self.root / "volumes" / name
+
+    def layer(self, pod_path: str) -> Path:
+        """Where a path the image keeps writable (images.py `writable`) lives for this pod."""
+        return self.root / "layer" / pod_path.strip("/")
 
     def host_path(self, pod_path: str) -> Path | None:
         """Where a path under the pod's /tmp lives on the host (None for other paths)."""
@@ -166,7 +175,8 @@ class PodSandbox:
         tops = kept_under_tmp(_runtime_paths(self.python))
         kept = [(top, str(self.dirs.tmp / top[len("/tmp/"):])) for top in tops]
         for d in (self.dirs.tmp, self.dirs.logs, *(Path(m[0]) for m in mounts), *(Path(i) for _, i in kept)):
-            d.mkdir(parents=True, exist_ok=True)
+            if not d.exists():  # a mount source may be a file (a subPath); a missing one becomes a directory
+                d.mkdir(parents=True)
         self.dirs.tmp.chmod(0o1777)
         self.ip = self.network.allocate_ip(self.uid)
         await self.network.add_pod(self.names, self.ip, hosts(self.ip), self.namespace)

@@ -1,13 +1,21 @@
-"""A pod's projected volumes as the kubelet fills them: service-account tokens, ConfigMap and Secret keys, the
-downward API, in per-pod directories that the sandbox bind-mounts (`kube-api-access-*` is one of these).
+"""A pod's volumes as the kubelet fills and mounts them: ConfigMap and Secret volumes, projected volumes
+(service-account tokens, ConfigMap and Secret keys, the downward API; `kube-api-access-*` is one of these) in
+per-pod directories, emptyDirs, and the paths the image itself keeps writable; the sandbox bind-mounts them.
 
 Guarantees:
-1. `pod_mounts` lists, for every emptyDir and projected volume that a container mounts, (host directory,
-   mount path, read-only); one mount per path, sorted by path, so a parent is mounted before its children.
-2. `ProjectedVolumes.setup()` writes every file of every projected volume of the pod before it returns
-   (files replaced atomically, mode from `mode`/`defaultMode`, default 0644); it raises `VolumeError` naming
-   the volume and the cause (a non-optional ConfigMap or Secret, or a key, that is missing; a refused
-   TokenRequest), as the kubelet's `MountVolume.SetUp failed`.
+1. `pod_mounts` lists, for every emptyDir, configMap, secret and projected volume that a container mounts,
+   (host path, mount path, read-only); one mount per path, sorted by path, so a parent is mounted before its
+   children. A `subPath` mounts that file or directory of the volume instead of its root (a missing one is
+   created as a directory, as the kubelet does; an absolute subPath or one with `..` raises `VolumeError`).
+   configMap, secret and projected volumes are always read-only (as the kubelet mounts them), others when the
+   mount says `readOnly`. `image_paths` (pod path, host directory) are the image's own writable paths
+   (images.py `writable`): mounted read-write unless a volume mounts at that path.
+2. `ProjectedVolumes.setup()` writes every file of every configMap, secret and projected volume of the pod
+   before it returns (files replaced atomically; `items` map a key to a relative path, mode from the item's
+   `mode`, else `defaultMode`, default 0644; without `items` every key becomes a file of its name); it raises
+   `VolumeError` naming the volume and the cause (a non-optional ConfigMap or Secret, or a key, that is
+   missing; a refused TokenRequest), as the kubelet's `MountVolume.SetUp failed`. An optional source that is
+   missing gives an empty volume.
 3. A `serviceAccountToken` source is a TokenRequest for the pod's `serviceAccountName` (default `default`)
    with `boundObjectRef` = the pod (name and uid), the source's `expirationSeconds` (default 3600) and its
    `audience` (none: the API server's own audiences), as the kubelet asks.
@@ -18,7 +26,9 @@ Guarantees:
    after `retry_s` while the old token stays in place.
 
 Not guaranteed: ConfigMap, Secret and downward-API files are written once at setup (the kubelet re-syncs
-them); `clusterTrustBundle` and `podCertificate` sources are refused with a `VolumeError`.
+them, except behind a subPath); a ConfigMap's `binaryData` is not written and Secret values are text (UTF-8);
+files are plain files (no `..data` symlink farm); `clusterTrustBundle` and `podCertificate` sources are refused
+with a `VolumeError`; other volume types (hostPath, PVCs, ...) are not mounted.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -87,16 +97,32 @@ def service_account(pod: Obj) -> str:
     return str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
 
 
-def pod_mounts(spec: Mapping[str, Any], volume_dir: Callable[[str], Path]) -> list[tuple[str, str, bool]]:
-    kinds = {v["name"] for v in spec.get("volumes") or [] if "emptyDir" in v or "projected" in v}
-    projected = {v["name"] for v in spec.get("volumes") or [] if "projected" in v}
+FILLED = ("configMap", "secret", "projected")  # volume types the node writes files into (mounted read-only)
+MOUNTED = ("emptyDir", *FILLED)
+
+
+def pod_mounts(spec: Mapping[str, Any], volume_dir: Callable[[str], Path],
+               image_paths: Sequence[tuple[str, Path]] = ()) -> list[tuple[str, str, bool]]:
+    kinds = {v["name"] for v in spec.get("volumes") or [] if any(k in v for k in MOUNTED)}
+    filled = {v["name"] for v in spec.get("volumes") or [] if any(k in v for k in FILLED)}
     mounts: dict[str, tuple[str, bool]] = {}
     for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
         for m in c.get("volumeMounts") or []:
             if m.get("name") in kinds and str(m.get("mountPath", "")).startswith("/"):
-                read_only = bool(m.get("readOnly")) or m["name"] in projected  # kube mounts projected read-only
-                mounts.setdefault(str(m["mountPath"]).rstrip("/") or "/", (str(volume_dir(m["name"])), read_only))
+                read_only = bool(m.get("readOnly")) or m["name"] in filled
+                source = volume_dir(m["name"])
+                if m.get("subPath"):
+                    source = source / _relative(str(m["subPath"]), "subPath")
+                mounts.setdefault(str(m["mountPath"]).rstrip("/") or "/", (str(source), read_only))
+    for path, host in image_paths:
+        mounts.setdefault(path.rstrip("/") or "/", (str(host), False))
     return [(src, dst, ro) for dst, (src, ro) in sorted(mounts.items())]
+
+
+def _relative(rel: str, what: str) -> Path:
+    if rel.startswith("/") or ".." in Path(rel).parts:
+        raise VolumeError(f"invalid {what} {rel!r}: must be a relative path without '..'")
+    return Path(rel)
 
 
 def _parse_time(text: str) -> float:
@@ -114,7 +140,7 @@ class ProjectedVolumes:
         self.retry_s = retry_s
         self.wall = wall
         self.sleep = sleep
-        self.volumes = [v for v in (pod.get("spec") or {}).get("volumes") or [] if "projected" in v]
+        self.volumes = [v for v in (pod.get("spec") or {}).get("volumes") or [] if any(k in v for k in FILLED)]
         self.tokens: dict[tuple[str, str], Token] = {}  # (volume, path) -> the token written there
         self._next: dict[tuple[str, str], float] = {}  # (volume, path) -> when to look at its token again
 
@@ -127,7 +153,8 @@ class ProjectedVolumes:
 
     async def keep_fresh(self) -> None:
         sources = {(v["name"], str(src["serviceAccountToken"].get("path") or "token")): (v, src["serviceAccountToken"])
-                   for v in self.volumes for src in v["projected"].get("sources") or [] if "serviceAccountToken" in src}
+                   for v in self.volumes for src in (v.get("projected") or {}).get("sources") or []
+                   if "serviceAccountToken" in src}
         while self._next:
             key = min(self._next, key=lambda k: self._next[k])
             await self.sleep(max(0.0, self._next[key] - self.wall()))
@@ -142,6 +169,12 @@ class ProjectedVolumes:
                 self._next[key] = self.wall() + self.retry_s
 
     async def _fill(self, volume: Obj) -> None:
+        if "configMap" in volume or "secret" in volume:  # a whole-volume source: `secret` names `secretName`
+            ref = volume.get("configMap") or {**(volume.get("secret") or {}),
+                                               "name": (volume.get("secret") or {}).get("secretName")}
+            source = {"configMap": ref} if "configMap" in volume else {"secret": ref}
+            await self._write_keys(volume, source, int(ref.get("defaultMode", 0o644)))
+            return
         projected = volume["projected"]
         default_mode = int(projected.get("defaultMode", 0o644))
         for source in projected.get("sources") or []:
@@ -209,9 +242,7 @@ class ProjectedVolumes:
             self._write(volume, str(item["path"]), data[item["key"]].encode(), int(item.get("mode", default_mode)))
 
     def _write(self, volume: Obj, rel: str, content: bytes, mode: int) -> None:
-        if rel.startswith("/") or ".." in Path(rel).parts:
-            raise VolumeError(f"invalid path {rel!r}")
-        target = self.volume_dir(volume["name"]) / rel
+        target = self.volume_dir(volume["name"]) / _relative(rel, "path")
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
         with contextlib.suppress(FileNotFoundError):

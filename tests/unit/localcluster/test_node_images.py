@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from e2e.localcluster.node.images import ImageNotFound, container_argv, normalize, resolve
+from e2e.localcluster.node.images import ImageNotFound, container_argv, normalize, resolve, writable_paths
 
 
 def everything(name: str) -> str | None:
@@ -75,3 +75,11 @@ def test_an_unknown_image_is_not_found_with_a_message_that_names_the_table() -> 
         resolve("", python_bin="/venv/bin", which=everything)
     with pytest.raises(ImageNotFound):
         resolve("rayproject-fork/ray:1", python_bin="/venv/bin", which=everything)
+
+
+def test_the_redis_image_keeps_data_writable_and_other_or_unknown_images_add_no_paths() -> None:
+    assert resolve("redis:7.4.0", python_bin="/venv/bin", which=everything).writable == ("/data",)
+    containers = [{"image": "rayproject/ray:2.52.0"}, {"image": "nginx"}, {"image": "redis:7.4.0"},
+                  {"image": "docker.io/library/redis"}]
+    assert writable_paths(containers, python_bin="/venv/bin", which=everything) == ["/data"]
+    assert writable_paths(containers, python_bin="/venv/bin", which=nothing) == []  # no redis-server: no image

@@ -159,11 +159,101 @@ async def test_a_refused_token_request_fails_the_mount_but_a_server_without_toke
     assert not (files / "token").exists() and (files / "namespace").read_text() == "team"
 
 
-def test_projected_and_empty_dir_volumes_are_mounted_projected_ones_read_only() -> None:
+def test_config_map_secret_projected_and_empty_dir_volumes_are_mounted_the_filled_ones_read_only() -> None:
     spec = pod()["spec"]
-    spec["volumes"].append({"name": "scratch", "emptyDir": {}})
-    spec["volumes"].append({"name": "conf", "configMap": {"name": "x"}})
+    spec["volumes"] += [{"name": "scratch", "emptyDir": {}}, {"name": "conf", "configMap": {"name": "x"}},
+                        {"name": "pw", "secret": {"secretName": "s"}}, {"name": "disk", "hostPath": {"path": "/"}}]
     spec["containers"][0]["volumeMounts"] += [{"name": "scratch", "mountPath": "/tmp/scratch/"},
-                                              {"name": "conf", "mountPath": "/etc/conf"}]
+                                              {"name": "conf", "mountPath": "/etc/conf"},
+                                              {"name": "pw", "mountPath": "/etc/pw", "readOnly": False},
+                                              {"name": "disk", "mountPath": "/host"}]
     assert pod_mounts(spec, lambda name: Path("/v") / name) == [
-        ("/v/scratch", "/tmp/scratch", False), ("/v/kube-api-access-x7k2p", MOUNT, True)]
+        ("/v/conf", "/etc/conf", True), ("/v/pw", "/etc/pw", True), ("/v/scratch", "/tmp/scratch", False),
+        ("/v/kube-api-access-x7k2p", MOUNT, True)]
+
+
+def test_a_sub_path_mounts_one_file_of_the_volume_and_read_only_is_honoured_for_an_empty_dir() -> None:
+    spec = {"volumes": [{"name": "config", "configMap": {"name": "redis-config"}}, {"name": "work", "emptyDir": {}}],
+            "containers": [{"name": "redis", "volumeMounts": [
+                {"name": "config", "mountPath": "/usr/local/etc/redis/redis.conf", "subPath": "redis.conf"},
+                {"name": "work", "mountPath": "/work", "readOnly": True},
+                {"name": "work", "mountPath": "/logs", "subPath": "a/logs"}]}]}
+    assert pod_mounts(spec, lambda name: Path("/v") / name) == [
+        ("/v/work/a/logs", "/logs", False), ("/v/config/redis.conf", "/usr/local/etc/redis/redis.conf", True),
+        ("/v/work", "/work", True)]
+
+
+@pytest.mark.parametrize("sub_path", ["/etc/passwd", "../other", "a/../../b"])
+def test_a_sub_path_that_leaves_the_volume_is_refused(sub_path: str) -> None:
+    spec = {"volumes": [{"name": "work", "emptyDir": {}}],
+            "containers": [{"name": "c", "volumeMounts": [{"name": "work", "mountPath": "/w", "subPath": sub_path}]}]}
+    with pytest.raises(VolumeError, match="invalid subPath"):
+        pod_mounts(spec, lambda name: Path("/v") / name)
+
+
+def test_the_images_writable_paths_are_mounted_read_write_unless_a_volume_takes_the_path() -> None:
+    spec = {"volumes": [{"name": "d", "emptyDir": {}}],
+            "containers": [{"name": "c", "volumeMounts": [{"name": "d", "mountPath": "/cache"}]}]}
+    assert pod_mounts(spec, lambda name: Path("/v") / name, [("/data", Path("/layer/data")),
+                                                            ("/cache", Path("/layer/cache"))]) == [
+        ("/v/d", "/cache", False), ("/layer/data", "/data", False)]
+
+
+class StubRefs:
+    def __init__(self, objects: dict[tuple[str, str], dict[str, str]]) -> None:
+        self.objects = objects
+
+    async def fetch(self, namespace: str, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        assert namespace == "team"
+        return {key: self.objects[key] for key in wanted if key in self.objects}
+
+
+def filled(tmp_path: Path, refs: StubRefs, *vols: Obj) -> ProjectedVolumes:
+    the_pod = {"metadata": {"name": "web", "namespace": "team", "uid": "uid-1"}, "spec": {"volumes": list(vols)}}
+
+    async def no_tokens(namespace: str, account: str, body: Obj) -> Obj:
+        raise AssertionError("no token asked")
+
+    return ProjectedVolumes(the_pod, lambda name: tmp_path / name, request=no_tokens, fetch_refs=refs.fetch)
+
+
+async def test_a_config_map_volume_maps_items_key_to_path_with_default_mode_and_item_mode(tmp_path: Path) -> None:
+    refs = StubRefs({("configmap", "ray-example"): {"detached_actor.py": "import ray\n", "other.py": "x",
+                                                    "increment_counter.py": "print(1)\n"}})
+    items = [{"key": "detached_actor.py", "path": "detached_actor.py"},
+             {"key": "increment_counter.py", "path": "bin/increment.py", "mode": 0o400}]
+    await filled(tmp_path, refs, {"name": "samples", "configMap": {"name": "ray-example", "defaultMode": 0o777,
+                                                                   "items": items}}).setup()
+    files = tmp_path / "samples"
+    assert sorted(str(p.relative_to(files)) for p in files.rglob("*") if p.is_file()) == [
+        "bin/increment.py", "detached_actor.py"]  # only the items, at their paths
+    assert (files / "detached_actor.py").read_text() == "import ray\n"
+    assert stat.S_IMODE((files / "detached_actor.py").stat().st_mode) == 0o777
+    assert stat.S_IMODE((files / "bin/increment.py").stat().st_mode) == 0o400
+
+
+async def test_a_secret_volume_without_items_holds_every_key_at_mode_0644(tmp_path: Path) -> None:
+    refs = StubRefs({("secret", "redis-password-secret"): {"password": "5241590000000000", "user": "default"}})
+    await filled(tmp_path, refs, {"name": "pw", "secret": {"secretName": "redis-password-secret"}}).setup()
+    files = tmp_path / "pw"
+    assert sorted(p.name for p in files.iterdir()) == ["password", "user"]
+    assert (files / "password").read_text() == "5241590000000000"
+    assert stat.S_IMODE((files / "password").stat().st_mode) == 0o644
+
+
+async def test_a_missing_config_map_fails_the_mount_unless_optional_and_a_missing_key_names_the_key(
+        tmp_path: Path) -> None:
+    refs = StubRefs({("configmap", "present"): {"a": "1"}})
+    with pytest.raises(VolumeError, match=re.escape('MountVolume.SetUp failed for volume "conf" : '
+                                                    'configmap "absent" not found')):
+        await filled(tmp_path, refs, {"name": "conf", "configMap": {"name": "absent"}}).setup()
+    await filled(tmp_path, refs, {"name": "opt", "configMap": {"name": "absent", "optional": True}}).setup()
+    assert not (tmp_path / "opt").exists() or not any((tmp_path / "opt").iterdir())
+    with pytest.raises(VolumeError, match=re.escape('secret "s" not found')):
+        await filled(tmp_path, refs, {"name": "pw", "secret": {"secretName": "s"}}).setup()
+    with pytest.raises(VolumeError, match=re.escape('configmap "present" has no key "b"')):
+        await filled(tmp_path, refs, {"name": "conf", "configMap": {"name": "present",
+                                                                    "items": [{"key": "b", "path": "b"}]}}).setup()
+    with pytest.raises(VolumeError, match="invalid path"):
+        await filled(tmp_path, refs, {"name": "conf", "configMap": {"name": "present",
+                                                                    "items": [{"key": "a", "path": "../a"}]}}).setup()
