@@ -6,6 +6,8 @@
   answer, with status and body).
 - ``serve_status``: pure: per-application and per-deployment status values, ``all_running``,
   ``is_converging``, and ``serve_config_differs`` (does the desired config still need a PUT?).
+- ``serve_inflight``: ``InFlightReader``, what a client offers that can count the requests the Serve proxies
+  have in flight (``HttpDashboardClient.ongoing_requests``: Ray's metrics, found through the dashboard).
 
 Import from here, not from the modules.
 """
@@ -18,6 +20,7 @@ from rayservice.ray.dashboard import (
     dashboard_url,
 )
 from rayservice.ray.errors import DashboardError, DashboardRejected, DashboardUnavailable
+from rayservice.ray.serve_inflight import InFlightReader
 from rayservice.ray.serve_status import (
     ServeAppStatus,
     ServeDeploymentStatus,
@@ -37,6 +40,7 @@ __all__ = [
     "DashboardRejected",
     "DashboardUnavailable",
     "HttpDashboardClient",
+    "InFlightReader",
     "ServeAppStatus",
     "ServeDeploymentStatus",
     "all_running",

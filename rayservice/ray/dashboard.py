@@ -5,7 +5,9 @@ Guarantees:
    error: ``DashboardUnavailable`` for no answer (connect error, timeout, broken body),
    ``DashboardRejected`` for an answer that is not a success (4xx/5xx with its body, a redirect, or a
    GET whose body is not a JSON object). No other exception escapes, except ``CancelledError``.
-2. One call is one request: no retries (the work queue's rate limiter owns retrying), no redirects.
+2. One call is one request: no retries (the work queue's rate limiter owns retrying), no redirects; except
+   ``ongoing_requests``: one request to the dashboard, then one to each node's metrics target (a node that
+   does not answer is left out; the token goes to the dashboard only).
 3. Requests look like a command-line client's: ``User-Agent: rayservice-operator``, no ``Origin``, no
    browser headers (Ray answers 405 to browser-like writes).
 4. The bearer token, when given, goes in the ``Authorization`` header of requests to ``base_url`` only;
@@ -21,6 +23,7 @@ Any task may call any method, concurrently; the client keeps no state between ca
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 from collections.abc import Mapping
@@ -29,6 +32,8 @@ from typing import Any, Final, Protocol
 import aiohttp
 
 from rayservice.ray.errors import DashboardRejected, DashboardUnavailable
+from rayservice.ray.serve_inflight import SERVICE_DISCOVERY_PATH, metrics_targets
+from rayservice.ray.serve_inflight import ongoing_requests as count_ongoing
 
 DASHBOARD_PORT: Final = 8265
 USER_AGENT: Final = "rayservice-operator"
@@ -93,6 +98,37 @@ class HttpDashboardClient:
 
     async def health(self) -> None:
         await self._request("GET", HEALTH_PATH)
+
+    async def ongoing_requests(self) -> int | None:
+        """The requests the cluster's Serve proxies have in flight (``serve_inflight.InFlightReader``): the
+        nodes' metrics targets from the dashboard, then each node's metrics, concurrently, each within the
+        client's timeout; ``None`` when there is nothing to read (no such endpoint, no target, no node
+        answered); a dashboard that does not answer raises as every call does."""
+        try:
+            _, body = await self._request("GET", SERVICE_DISCOVERY_PATH)
+        except DashboardRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        try:
+            targets = metrics_targets(json.loads(body))
+        except ValueError as exc:
+            raise DashboardRejected(200, _text(body), what=f"GET {SERVICE_DISCOVERY_PATH}: not JSON") from exc
+        counts = await asyncio.gather(*(self._node_ongoing(target) for target in targets))
+        answered = [count for count in counts if count is not None]
+        return sum(answered) if answered else None
+
+    async def _node_ongoing(self, target: str) -> int | None:
+        try:
+            async with self._session.get(
+                f"http://{target}/metrics", headers={"User-Agent": USER_AGENT}, timeout=self._timeout,
+                allow_redirects=False,
+            ) as response:
+                if response.status != 200:
+                    return None
+                return count_ongoing((await response.read()).decode("utf-8", errors="replace"))
+        except (TimeoutError, aiohttp.ClientError):
+            return None
 
     async def _request(self, method: str, path: str, *, body: bytes | None = None) -> tuple[int, bytes]:
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}

@@ -21,6 +21,8 @@ Guarantees:
    ``upgradeStrategy.type`` None leaves only the Serve part of ``rolloutPolicy``) and the metrics (a rollout
    that ended: its outcome and duration). Every pass reports its upgrade phase to the metrics first.
 5. After the Serve PUT, ``apply_plan`` stores the active cluster's last good Serve config when the plan asks.
+6. A cluster deleted past its drain bound (``drain_forced``) gets a Warning ``DrainTimedOut`` event before its
+   deletion, naming what was still in flight.
 
 It decides nothing: every choice is the plan's.
 """
@@ -80,6 +82,7 @@ REASON_IGNORED_FIELDS: Final = "IgnoredFields"
 REASON_SERVE_CONFIG_WARNING: Final = "ServeConfigWarning"
 REASON_ROLLOUT_FAILED: Final = "RolloutFailed"
 REASON_ROLLOUT_POLICY_LIMITED: Final = "RolloutPolicyLimited"
+REASON_DRAIN_TIMED_OUT: Final = "DrainTimedOut"
 
 _log = structlog.get_logger(__name__)
 
@@ -108,7 +111,11 @@ async def apply_plan(plan: PassPlan, observed: Observed, deps: Deps) -> Submitte
     why = "its rollout was given up" if plan.status.get("failedRollout") else "no longer wanted, never served"
     for name in clusters.drop:
         await delete_cluster(service, observed.clusters.get(name), name, deps, why=why)
+    forced = dict(plan.drain_forced)
     for name in clusters.delete:
+        if name in forced:
+            _log.warning("cluster_drain_timed_out", cluster=name, message=forced[name])
+            await deps.events.emit(service, WARNING, REASON_DRAIN_TIMED_OUT, forced[name])
         await delete_cluster(service, observed.clusters.get(name), name, deps, why="its deletion deadline passed")
     for name in clusters.unmark:
         await set_deadline(service, name, None, deps)

@@ -15,13 +15,17 @@ Guarantees:
 5. ``observe`` finds the active and pending clusters once (``upgrade.current_clusters``) and returns, with
    the reads, what ``deps.memory`` holds of each owned cluster after them (``Notes``); it writes to
    ``deps.memory`` only the outcome of its own dashboard reads.
+7. ``read_in_flight``: for each other owned cluster whose deletion deadline passed and whose head is ready, the
+   requests its Serve proxies have in flight (``drain``), when the dashboard client can read them
+   (``InFlightReader``), bounded by ``deps.dashboard_timeout_s``: a count, or ``None`` when the read failed
+   (no answer, an error answer); no entry when nothing is observable (no such client, nothing to read).
 
 6. Each dashboard call carries the cluster's own Ray auth token (``deps.tokens``, read from its Secret within
    the same ``dashboard_timeout_s``); a token that cannot be read is that cluster's dashboard failure ("cannot
    be called: the auth token Secret ns/name does not exist"), and a 401 or 403 answer makes the next pass read
    the Secret again (the user may have changed it).
 
-The dashboard read is the only await; everything else is synchronous.
+The dashboard reads are the only awaits; everything else is synchronous.
 """
 
 from __future__ import annotations
@@ -34,12 +38,13 @@ from typing import Final
 import structlog
 
 from rayservice.api import ObjectKey
-from rayservice.api.labels import NODE_TYPE_HEAD, NODE_TYPE_LABEL, RAY_CLUSTER_LABEL
+from rayservice.api.labels import DELETE_AFTER_ANNOTATION, NODE_TYPE_HEAD, NODE_TYPE_LABEL, RAY_CLUSTER_LABEL
 from rayservice.api.raycluster import CONDITION_HEAD_POD_READY
 from rayservice.controller.caches import CLUSTER_INDEX, SERVICE_NAME_INDEX
 from rayservice.controller.names import rayservice_head_service_name
 from rayservice.controller.objects import (
     RawObject,
+    annotations_of,
     controller_uid,
     find_condition,
     is_controlled_by,
@@ -47,6 +52,7 @@ from rayservice.controller.objects import (
     labels_of,
     name_of,
     namespace_of,
+    parse_time,
     part,
     pod_status,
     raycluster_spec,
@@ -68,6 +74,7 @@ from rayservice.ray import (
     DASHBOARD_PORT,
     DashboardError,
     DashboardRejected,
+    InFlightReader,
     compute_application_statuses,
     dashboard_url,
 )
@@ -99,6 +106,7 @@ async def observe(service: RawObject, check: ServiceCheck, deps: Deps) -> Observ
     active, pending = current_clusters(service, live, selected=selected)
     pods = {name: caches.pods.by_index(CLUSTER_INDEX, name) for name in clusters}
     ray = await read_clusters(service, clusters, pods, (active, pending), deps)
+    in_flight = await read_in_flight(clusters, pods, (active, pending, *selected), deps)
     notes = {name: _notes(ObjectKey(namespace, name), deps) for name in clusters}
     return Observed(
         service,
@@ -115,6 +123,7 @@ async def observe(service: RawObject, check: ServiceCheck, deps: Deps) -> Observ
         pods=pods,
         notes=notes,
         now_s=deps.clock.monotonic(),
+        in_flight=in_flight,
     )
 
 
@@ -171,6 +180,40 @@ async def read_clusters(
         *(_read(service, clusters[name], address, deps) for name, address in addresses.items())
     )
     return dict(zip(addresses, reads, strict=True))
+
+
+async def read_in_flight(
+    clusters: Mapping[str, RawObject],
+    pods: Mapping[str, Sequence[RawObject]],
+    current: Iterable[str | None],
+    deps: Deps,
+) -> dict[str, int | None]:
+    """Guarantee 7, concurrently."""
+    now, skip = deps.clock.now(), set(current)
+    addresses: dict[str, str] = {}
+    for name, cluster in clusters.items():
+        deadline = parse_time(annotations_of(cluster).get(DELETE_AFTER_ANNOTATION))
+        if name in skip or is_deleting(cluster) or deadline is None or deadline > now:
+            continue
+        address = head_address(cluster, pods.get(name, ()), port=deps.dashboard_port)
+        if address is not None:
+            addresses[name] = address
+    reads = await asyncio.gather(*(_read_in_flight(clusters[name], at, deps) for name, at in addresses.items()))
+    return {name: count for name, (readable, count) in zip(addresses, reads, strict=True) if readable}
+
+
+async def _read_in_flight(obj: RawObject, address: str, deps: Deps) -> tuple[bool, int | None]:
+    try:
+        async with asyncio.timeout(deps.dashboard_timeout_s):
+            client = deps.dashboard_factory(address, token=await deps.tokens.token_for(obj))
+            if not isinstance(client, InFlightReader):
+                return False, None
+            count = await client.ongoing_requests()
+    except (DashboardError, TimeoutError) as exc:
+        _log.info("in_flight_unreadable", cluster=name_of(obj), address=address, error=str(exc) or "timeout")
+        return True, None
+    _log.debug("in_flight_read", cluster=name_of(obj), requests=count)
+    return count is not None, count
 
 
 async def _read(service: RawObject, obj: RawObject, address: str, deps: Deps) -> ServeState:

@@ -74,6 +74,7 @@ class Observed:
     pods: Mapping[str, Sequence[RawObject]] = field(default_factory=dict)
     notes: Mapping[str, Notes] = field(default_factory=dict)
     now_s: float = 0.0  # monotonic, as ``LastPut.at_s``
+    in_flight: Mapping[str, int | None] = field(default_factory=dict)  # ``drain.decide_drain``'s readings
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,3 +127,4 @@ class PassPlan:
     requeue_after_put_failure_s: float | None = None
     remember_serve: tuple[str, str] | None = None  # (cluster, value of the last good Serve config annotation)
     phase: str = "idle"  # of a cluster upgrade (``phase.upgrade_phase``), for the metrics
+    drain_forced: tuple[tuple[str, str], ...] = ()  # clusters deleted past their drain bound, and why

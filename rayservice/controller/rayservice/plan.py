@@ -24,6 +24,7 @@ Guarantees:
    (nothing, when none is known). ``remember_serve`` stores the config the active cluster serves as its last
    good one. Without ``rolloutPolicy`` none of this happens. ``phase`` is ``phase.upgrade_phase``.
 7. No PUT to a cluster whose head pod is not Ready; a PUT is ``serve_starting`` while it just became Ready.
+8. A cluster past its deadline is deleted only when ``drain.drain_plan`` lets it (``drain_forced``: past the bound).
 
 Pure: randomness (new cluster names, jitter) comes from the ``rng`` argument, drawn in that order.
 """
@@ -45,6 +46,7 @@ from rayservice.controller.objects import (
     rayservice_spec,
 )
 from rayservice.controller.rayservice.desired import desired_head_service, desired_serve_service
+from rayservice.controller.rayservice.drain import drain_plan
 from rayservice.controller.rayservice.pace import pass_requeue_s
 from rayservice.controller.rayservice.pass_values import (
     Notes,
@@ -96,6 +98,7 @@ def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:
     )
     if clusters.create is not None:
         return _starting(observed, clusters, clock, now, rollout)
+    clusters, drain = drain_plan(observed, clusters, now)
     target = clusters.pending or clusters.active
     config = rollout.serve_config if rollout.serve_override and target == observed.active else observed.check.config
     put = serve_put(observed, target, config, now=now)
@@ -116,17 +119,8 @@ def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:
     jitter = rng.random()
     override = config is not observed.check.config
     requeue = {
-        outcome: pass_requeue_s(
-            observed,
-            clusters,
-            target,
-            outcome,
-            now=now,
-            jitter=jitter,
-            config=config,
-            override=override,
-            wake_at=rollout.wake_at,
-        )
+        outcome: pass_requeue_s(observed, clusters, target, outcome, now=now, jitter=jitter, config=config,
+                                override=override, wake_at=rollout.wake_at)
         for outcome in (Submitted.PUT if put else Submitted.NOTHING, Submitted.FAILED)
     }
     return PassPlan(
@@ -141,6 +135,7 @@ def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:
         requeue_after_put_failure_s=requeue[Submitted.FAILED],
         remember_serve=rollout.remember,
         phase=upgrade_phase(observed, clusters, switch),
+        drain_forced=drain.forced,
     )
 
 

@@ -25,6 +25,7 @@ NOT_OBJECT_FIELDS = {
     "applications": "the top-level key of a Serve config (Serve's REST API)",
     "proxies": "Serve's GET /api/serve/applications/ answer",
     "node_ip": "a proxy entry of Serve's answer",
+    "graceful_shutdown_timeout_s": "a deployment option of a Serve config (Serve's REST API)",
     "cpu": "a resource name in requests and limits",
     "include-dashboard": "a ray start parameter",
     "no-monitor": "a ray start parameter (set on the head of an autoscaling cluster)",
