@@ -54,11 +54,9 @@ def stack() -> Iterator[LocalStack]:
 
 
 def leftovers(prefix: str) -> list[str]:
-    """Network namespaces, /etc/netns entries, the node's state directory and CPU cgroup that carry `prefix`."""
+    """Network namespaces, /etc/netns entries and the node's state directory that carry `prefix`."""
     found = [f"netns {name}" for name in netns_inodes(prefix)]
     etc = Path("/etc/netns")
     found += [f"/etc/netns/{p.name}" for p in etc.glob(f"{prefix}-*")] if etc.is_dir() else []
     state = Path("/var/lib/localcluster") / prefix
-    found += [str(g) for g in (Path("/sys/fs/cgroup/cpu", f"localcluster-{prefix}"),
-                               Path("/sys/fs/cgroup", f"localcluster-{prefix}")) if g.is_dir()]
     return found + ([str(state)] if state.exists() else [])

@@ -93,8 +93,6 @@ def leftovers(prefix: str = PREFIX, cidrs: tuple[str, str] = (POD_CIDR, SERVICE_
         found += [f"/etc/netns/{p.name}" for p in etc.iterdir() if p.name.startswith(prefix + "-")]
     if (STATE_ROOT / prefix).exists():
         found.append(str(STATE_ROOT / prefix))
-    found += [str(g) for g in (Path("/sys/fs/cgroup/cpu", f"localcluster-{prefix}"),
-                               Path("/sys/fs/cgroup", f"localcluster-{prefix}")) if g.is_dir()]
     return found
 
 

@@ -14,9 +14,7 @@ Guarantees:
    Containers get the service variables of the Services known when they start (KUBERNETES_SERVICE_HOST, ...).
 5. `check_container`, `open_exec` and `open_attach` serve pods/exec and pods/attach (exec.py, attach.py) for a
    container that runs here, else raise LookupError with the kubelet's `container not found ("NAME")`.
-6. Each pod runs in its own CPU cgroup weighted by its CPU request (cgroups.py), under the node's group
-   `localcluster-<prefix>`, when the machine has a writable CPU controller; the node's group goes when run() ends.
-7. `stop()` ends every pod (grace at most `shutdown_grace_s`) and every task; run() then returns.
+6. `stop()` ends every pod (grace at most `shutdown_grace_s`) and every task; run() then returns.
 
 Caller must: set up the NodeNetwork first (stack.py does) and keep ApiClient open while run() runs.
 """
@@ -37,7 +35,6 @@ from aiohttp import web
 
 from . import dns
 from .attach import AttachSession
-from .cgroups import CpuCgroups, pod_cpu_request_milli
 from .client import ApiClient, ApiError, reflect
 from .dns import hosts_file
 from .exec import ExecSession
@@ -85,20 +82,11 @@ class NodeAgent:
         self._tg: asyncio.TaskGroup | None = None
         self._deps: RunnerDeps | None = None
         self.registered = asyncio.Event()
-        self._cgroups: CpuCgroups | None = None
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def run(self) -> None:
-        self._cgroups = CpuCgroups.detect(f"localcluster-{self.config.prefix}")
-        try:
-            await self._run()
-        finally:
-            if self._cgroups is not None:
-                self._cgroups.close()
-
-    async def _run(self) -> None:
         probes = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))  # no keep-alive, as kubelet
         async with probes as session, asyncio.TaskGroup() as tg:
             self._tg = tg
@@ -211,8 +199,7 @@ class NodeAgent:
         sandbox = PodSandbox(network=self.network, names=pod_names(self.config.prefix, ns, meta["name"], uid),
                              uid=uid, namespace=ns, hostname=hostname,
                              dirs=PodDirs(self.config.state_path / "pods" / uid), python=self.config.python,
-                             containers=len(spec.get("containers") or []),
-                             cgroup=self._cgroups.pod(uid, pod_cpu_request_milli(pod)) if self._cgroups else None)
+                             containers=len(spec.get("containers") or []))
         changed = asyncio.Event()
         runner = PodRunner(pod, sandbox, self._deps, on_change=changed.set, hosts=lambda ip: hosts_file(
             ip, hostname, self.names.entries(ns)))

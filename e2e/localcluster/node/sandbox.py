@@ -22,10 +22,7 @@ Guarantees:
    ends (parent-death signal), and its init, PID 1 of the pod, gets SIGKILL when `unshare` ends
    (`--kill-child`), which ends every process of the pod.
 4. `destroy()` (idempotent) kills what is left, removes the namespace, veth and /etc/netns entry and
-   releases the address, and removes the pod's CPU cgroup; `remove_dirs()` removes the per-pod directory (logs
-   included).
-5. With a `cgroup` (cgroups.py), the init and every process started in the pod (containers, exec, probes,
-   attach) run in that pod's CPU cgroup, as kubelet places them.
+   releases the address; `remove_dirs()` removes the per-pod directory (logs included).
 
 Not guaranteed: volumes other than emptyDir, configMap, secret and projected (ignored), per-container mounts
 (every mount is pod-wide), securityContext (processes run as the agent's user), hostNetwork/hostPID (every pod
@@ -45,7 +42,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cgroups import PodCgroup
 from .exec import on_terminal
 from .lifeline import die_with_parent
 from .netns import NodeNetwork, PodNames
@@ -152,10 +148,8 @@ def _runtime_paths(python: str) -> list[str]:
 
 class PodSandbox:
     def __init__(self, *, network: NodeNetwork, names: PodNames, uid: str, namespace: str, hostname: str,
-                 dirs: PodDirs, python: str, containers: int, cgroup: PodCgroup | None = None) -> None:
+                 dirs: PodDirs, python: str, containers: int) -> None:
         self.network = network
-        self.cgroup = cgroup
-        self._enter = cgroup.enter_argv() if cgroup is not None else []
         self.names = names
         self.uid = uid
         self.namespace = namespace
@@ -185,7 +179,7 @@ class PodSandbox:
                  *((src, dst, False) for src, dst in self._login_profile())]
         with (self.dirs.root / "sandbox.log").open("ab") as log:
             self._unshare = await asyncio.create_subprocess_exec(
-                *self._enter, "ip", "netns", "exec", self.names.netns, "unshare", "--pid", "--fork", "--kill-child",
+                "ip", "netns", "exec", self.names.netns, "unshare", "--pid", "--fork", "--kill-child",
                 "--mount-proc", "--mount", "--uts", "--propagation", "private", "--", self.python, "-I", "-S", "-c",
                 _INIT, self.hostname, json.dumps(binds), stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=log, preexec_fn=die_with_parent(signal.SIGKILL))
@@ -217,7 +211,7 @@ class PodSandbox:
         return self._unshare is not None and self._unshare.returncode is None and self.init_pid > 0
 
     def _nsenter(self, workdir: str) -> list[str]:
-        enter = [*self._enter, "nsenter", f"--target={self.init_pid}", "--net", "--pid", "--mount", "--uts"]
+        enter = ["nsenter", f"--target={self.init_pid}", "--net", "--pid", "--mount", "--uts"]
         if self.dirs.host_path(workdir) is not None:
             # nsenter opens --wd before it enters the mount namespace, where the pod's own /tmp is not mounted
             return [*enter, "--wd=/", "--", "env", f"--chdir={workdir}", "--"]
@@ -310,8 +304,6 @@ class PodSandbox:
         await self.kill()
         await self.network.remove_pod(self.names)
         self.network.release_ip(self.uid)
-        if self.cgroup is not None:
-            await self.cgroup.remove()
 
     def remove_dirs(self) -> None:
         shutil.rmtree(self.dirs.root, ignore_errors=True)
