@@ -3,7 +3,8 @@
 Guarantees:
 1. ``pass_requeue_s`` is ``starting`` while a current cluster's head is not read (not ready), ``converging``
    after a PUT or while Ray applies a config or misses an application of the config deployed, ``failing``
-   while an application is DEPLOY_FAILED or UNHEALTHY, else ``steady`` (``status.requeue_after_s`` turns the
+   while an application is DEPLOY_FAILED or UNHEALTHY, ``scaling`` when the cluster served to (``target``) scales
+   itself (``is_self_scaling`` of it and the config judged), else ``steady`` (``status.requeue_after_s`` turns the
    pace into seconds); dashboard failures back off.
 2. It is never later than the clusters' ``wake_at`` nor the ``wake_at`` passed in (a rollout's deadline).
 3. The config judged is the desired one, or ``config`` when ``override`` (a rolled-back update deploys the last
@@ -19,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from rayservice.controller.rayservice.pass_values import Notes, Observed, Submitted
+from rayservice.controller.rayservice.self_scaling import is_self_scaling
 from rayservice.controller.rayservice.serve_diff import apps_missing
 from rayservice.controller.rayservice.status import FAILED_APP_STATUSES, Pace, requeue_after_s
 from rayservice.controller.rayservice.upgrade import ClusterPlan
@@ -53,6 +55,8 @@ def pass_requeue_s(
         pace = "converging"
     elif state is not None and answered and any(app.status in FAILED_APP_STATUSES for app in state.statuses.values()):
         pace = "failing"  # Ray may recover on its own (a replica restarts): look again soon, not in 90 s
+    elif target is not None and is_self_scaling(observed.clusters.get(target), config):
+        pace = "scaling"  # Serve moves proxies with its replicas: a drain shows only in Ray's answer
     failures = 0
     if target is not None and (submitted is Submitted.FAILED or (state is not None and not answered)):
         failures = observed.notes.get(target, Notes()).failures + (1 if submitted is Submitted.FAILED else 0)

@@ -22,14 +22,14 @@ Guarantees:
    kept; each carries ``observedGeneration``, as does the status.
 6. ``count_serve_endpoints`` counts the distinct ready endpoints (``conditions.ready`` not false) of the
    Service's EndpointSlices in its namespace.
-7. ``requeue_after_s``: ``None`` for an invalid spec (an edit wakes the controller); ``STARTING_REQUEUE_S``
-   while a head is not ready; ``CONVERGING_REQUEUE_S`` while Serve is converging or a pending cluster is not
-   serving yet; after dashboard failures, a backoff doubling from 1 s up to ``MAX_RAY_BACKOFF_S``; while an app
-   of the cluster served to is DEPLOY_FAILED or UNHEALTHY (``failing``), ``FAILING_REQUEUE_S`` +-20 % (10-15 s:
-   Ray's own recovery is seen promptly, never a hot loop); when steady,
-   ``STEADY_REQUEUE_S`` +-20 % jitter (72-108 s: well under two dashboard reads per minute, and 1,000 steady
-   RayServices cost about 11 passes a second, spread out); never later than ``wake_in_s``. Changes between
-   two steady looks still wake the controller at once: Kubernetes objects by watch, so only Ray's own view
+7. ``requeue_after_s``: ``None`` for an invalid spec (an edit wakes the controller); ``STARTING_REQUEUE_S`` while a
+   head is not ready; ``CONVERGING_REQUEUE_S`` while Serve is converging or a pending cluster is not serving yet;
+   after dashboard failures, a backoff doubling from 1 s up to ``MAX_RAY_BACKOFF_S``; while an app of the cluster
+   served to is DEPLOY_FAILED or UNHEALTHY (``failing``), ``FAILING_REQUEUE_S`` +-20 % (10-15 s: Ray's own recovery
+   is seen promptly, never a hot loop); ``scaling``: ``SCALING_REQUEUE_S`` +-20 % (4-6 s, inside Serve's 30 s proxy
+   drain); when steady, ``STEADY_REQUEUE_S`` +-20 % jitter (72-108 s: well under two dashboard reads per minute, and
+   1,000 steady RayServices cost about 11 passes a second, spread out); never later than ``wake_in_s``. Changes
+   between two steady looks still wake the controller at once: Kubernetes objects by watch, so only Ray's own view
    (an application turning UNHEALTHY, a restarted head's Serve) waits for the next look.
 8. ``rollout`` and ``failed_rollout`` (``rollout.decide_rollout``) become ``status.rollout`` and
    ``status.failedRollout``; with a failed rollout, ``UpgradeInProgress`` is False ``RolloutFailed``, its
@@ -79,11 +79,12 @@ MAX_APP_MESSAGE: Final = 500  # characters of Ray's message per application in R
 STARTING_REQUEUE_S: Final = 2.0
 CONVERGING_REQUEUE_S: Final = 1.0
 STEADY_REQUEUE_S: Final = 90.0
+SCALING_REQUEUE_S: Final = 5.0
 FAILING_REQUEUE_S: Final = 12.5
 MAX_RAY_BACKOFF_S: Final = 60.0
 _SERVICE_NAME_LABEL: Final = "kubernetes.io/service-name"
 
-Pace = Literal["starting", "converging", "failing", "steady"]
+Pace = Literal["starting", "converging", "failing", "scaling", "steady"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,10 +185,9 @@ def requeue_after_s(
         delay = STARTING_REQUEUE_S
     elif pace == "converging":
         delay = CONVERGING_REQUEUE_S
-    elif pace == "failing":
-        delay = FAILING_REQUEUE_S * (0.8 + 0.4 * min(max(jitter, 0.0), 1.0))
     else:
-        delay = STEADY_REQUEUE_S * (0.8 + 0.4 * min(max(jitter, 0.0), 1.0))
+        base = {"failing": FAILING_REQUEUE_S, "scaling": SCALING_REQUEUE_S}.get(pace, STEADY_REQUEUE_S)
+        delay = base * (0.8 + 0.4 * min(max(jitter, 0.0), 1.0))
     if wake_in_s is not None:
         delay = min(delay, max(wake_in_s, 0.0))
     return delay

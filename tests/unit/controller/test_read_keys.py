@@ -26,6 +26,8 @@ NOT_OBJECT_FIELDS = {
     "proxies": "Serve's GET /api/serve/applications/ answer",
     "node_ip": "a proxy entry of Serve's answer",
     "graceful_shutdown_timeout_s": "a deployment option of a Serve config (Serve's REST API)",
+    "autoscaling_config": "a deployment of a Serve config (Serve's REST API)",
+    "num_replicas": "a deployment of a Serve config (Serve's REST API; \"auto\" when Serve scales it)",
     "cpu": "a resource name in requests and limits",
     "include-dashboard": "a ray start parameter",
     "no-monitor": "a ray start parameter (set on the head of an autoscaling cluster)",
