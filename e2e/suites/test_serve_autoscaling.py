@@ -160,6 +160,8 @@ class ReplicasWatch:
             self._process.wait(timeout=10)
         if self._reader is not None:
             self._reader.join(timeout=10)
+        if self._process is not None and self._process.stdout is not None:
+            self._process.stdout.close()
 
     def _read(self, process: subprocess.Popen[str]) -> None:
         assert process.stdout is not None
