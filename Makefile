@@ -32,11 +32,12 @@ system-deps:
 test: system-deps install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# The end-to-end suites with real Ray 2.60 in the local cluster (e2e/suites/, marker e2e; root, ~4-8 min on 2 cores).
+# The end-to-end suites with real Ray 2.60 in the local cluster (e2e/suites/, marker e2e; root, ~30 min on 2 cores;
+# every test's duration is printed at the end).
 # `make test` never collects them (testpaths); together the two targets run every test once.
 E2E_ARGS ?=
 e2e: system-deps install
-	$(VENV)/bin/pytest e2e/suites -m e2e -v -s -p no:cacheprovider $(E2E_ARGS)
+	$(VENV)/bin/pytest e2e/suites -m e2e -v -s -p no:cacheprovider --durations=0 $(E2E_ARGS)
 
 # ruff, mypy --strict on the operator and the local cluster, the import contracts (STYLE §1), and a wheel that
 # carries only the rayservice package. .ci/run runs it before the tests; any failure fails CI.
