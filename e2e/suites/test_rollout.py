@@ -1,6 +1,9 @@
 """``spec.rolloutPolicy`` with real Ray, under steady load: a cluster upgrade whose new Serve config has a bad import
 path is rolled back within ``timeoutSeconds`` plus a margin, the active cluster serving every request meanwhile, and
-no new pending cluster is made for the same spec in the minute after. Prints what it measured."""
+no new pending cluster is made for the same spec in the minute after; an in-place update (the Serve config only) to
+a release whose constructor raises goes back to the last good config on the same cluster, answering the previous
+price again, and stays there (the failed requests of the way are counted and printed: while Serve replaces the
+deployment's only replica nothing answers for that fruit). Prints what it measured."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import pytest
 from e2e import observe as ob
 from e2e.localstack import LocalStack, wait_for
 from e2e.suites.load import Load, timeline
+from rayservice.controller.rayservice.last_good import LAST_GOOD_ANNOTATION
 
 NAME = "rayservice-sample"
 SERVE_SVC = f"{NAME}-serve-svc"
@@ -75,3 +79,95 @@ def test_a_cluster_upgrade_with_a_bad_import_path_is_rolled_back_without_failed_
     assert after == [old] and len(seen) == 2, "a second pending cluster was made for the same spec"
     assert ob.selected_cluster(stack, SERVE_SVC) == old
     assert ob.answer(ip, MANGO) == "6"
+
+
+V1_NAME = "rayservice-inplace"
+V1_SERVE_SVC = f"{V1_NAME}-serve-svc"
+INPLACE_TIMEOUT_S = 180
+V1_SAMPLE = ob.V1_LOCAL.read_text().replace("name: rayservice-sample", f"name: {V1_NAME}", 1).replace(
+    "spec:\n", f"spec:\n  rolloutPolicy:\n    timeoutSeconds: {INPLACE_TIMEOUT_S}\n", 1
+)
+# an in-place update (the Serve config only): MangoStand's price 3 -> 4, in a release whose constructor raises
+_MANGO_BLOCK = """          - name: MangoStand
+            num_replicas: 1
+            user_config:
+              price: 3
+            ray_actor_options:
+              num_cpus: 0.1
+"""
+RAISING = V1_SAMPLE.replace(_MANGO_BLOCK, _MANGO_BLOCK.replace("price: 3", "price: 4") + """\
+              runtime_env:
+                env_vars:
+                  FRUIT_STANDS_FAIL: MangoStand
+""", 1)
+assert V1_SAMPLE.count(_MANGO_BLOCK) == 1 and RAISING.count("FRUIT_STANDS_FAIL") == 1
+
+
+@pytest.fixture
+def inplace_sample(stack: LocalStack) -> Iterator[LocalStack]:
+    ob.apply(stack, V1_SAMPLE)
+    ob.wait_running(stack, V1_NAME)
+    try:
+        yield stack
+    finally:
+        ob.delete_and_wait(stack, V1_NAME)
+
+
+@pytest.mark.timeout(600)
+def test_an_in_place_update_whose_constructor_raises_goes_back_to_the_last_good_config(
+    inplace_sample: LocalStack,
+) -> None:
+    stack = inplace_sample
+    (cluster,) = ob.clusters(stack, V1_NAME)
+    ip = ob.cluster_ip(stack, V1_SERVE_SVC)
+    head = ob.head_ip(stack, cluster)
+    assert head is not None
+    wait_for("the answer 6", lambda: ob.answer(ip, MANGO) == "6", 60)
+
+    def last_good_kept() -> bool:
+        rc = stack.get(f"{ob.RC_PATH}/{cluster}") or {}
+        return LAST_GOOD_ANNOTATION in ((rc.get("metadata") or {}).get("annotations") or {})
+
+    wait_for("the running config kept as the cluster's last good one", last_good_kept, 60, 0.5)
+    with Load(ip, 8000, MANGO, rate_per_s=10, accept={"6"}) as load:
+        wait_for("load flowing", lambda: load.sent >= 10, 10)
+        t0 = time.monotonic()
+        ob.apply(stack, RAISING)
+
+        def failed_record() -> dict[str, object]:
+            return dict(ob.status(stack, V1_NAME).get("failedRollout") or {})
+
+        wait_for("the update given up", lambda: bool(failed_record()), INPLACE_TIMEOUT_S + 60, 0.5)
+        given_up_s = time.monotonic() - t0
+
+        def back_to_last_good() -> bool:
+            apps = ob.serve_apps(head) or {}
+            app = (apps.get("applications") or {}).get("fruit_app") or {}
+            mango = (app.get("deployments") or {}).get("MangoStand") or {}
+            return app.get("status") == "RUNNING" and mango.get("status") == "HEALTHY"
+
+        wait_for("the last good config RUNNING again", back_to_last_good, 180, 1.0)
+        restored_s = time.monotonic() - t0
+        wait_for("the answer 6 again", lambda: ob.answer(ip, MANGO) == "6", 60, 0.5)
+        answering_s = time.monotonic() - t0
+        quiet = time.monotonic()
+        # no loop: it stays rolled back (same record, same cluster, answers 6) for half a minute
+        wait_for("30 s rolled back", lambda: time.monotonic() - quiet > 30, 40, 1.0)
+        during = load.since(t0)
+    failed = failed_record()
+    report = load.report(during)
+    print(
+        f"\nin-place update with a raising constructor: {failed.get('reason')} ({failed.get('action')}, "
+        f"{failed.get('kind')}) {given_up_s:.1f} s after the apply (timeoutSeconds {INPLACE_TIMEOUT_S}): "
+        f"{failed.get('message')}\nthe last good config RUNNING again at {restored_s:.1f} s, answering 6 at "
+        f"{answering_s:.1f} s\nunder load: {report.summary()}\n"
+        f"timeline from the apply (requests/failed/slowest per 5 s): {timeline(during, t0)}"
+    )
+    assert failed.get("kind") == "Serve" and failed.get("action") == "RolledBack"
+    assert failed.get("reason") in ("DeployFailed", "Timeout")
+    assert given_up_s <= INPLACE_TIMEOUT_S + 30
+    assert ob.clusters(stack, V1_NAME) == [cluster], "an in-place update must not make a new cluster"
+    assert back_to_last_good() and ob.answer(ip, MANGO) == "6"
+    assert failed_record() == failed, "the failure record changed while rolled back (a retry loop)"
+    tail = [o for o in during if o.sent_s >= quiet]
+    assert tail and not any(load.is_failure(o) for o in tail), "requests failed after the rollback"

@@ -2,11 +2,14 @@
 
 POST a JSON ``[fruit, amount]`` to the application's route: ``["MANGO", 2]`` -> ``6``. Each stand's price is its
 ``user_config`` (``{price: N}``), applied in place by ``reconfigure`` without restarting the replica; an unknown
-fruit costs ``-1``.
+fruit costs ``-1``. A stand whose class name is in the environment variable ``FRUIT_STANDS_FAIL`` (comma separated,
+e.g. set through the deployment's ``ray_actor_options.runtime_env.env_vars``) raises in its constructor: a broken
+release, for the rollback tests.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ray import serve
@@ -16,6 +19,8 @@ from starlette.requests import Request
 
 class _Stand:
     def __init__(self, price: float) -> None:
+        if type(self).__name__ in os.environ.get("FRUIT_STANDS_FAIL", "").split(","):
+            raise RuntimeError(f"{type(self).__name__} cannot start: it is named in FRUIT_STANDS_FAIL")
         self.price = price
 
     def reconfigure(self, config: dict[str, Any]) -> None:
