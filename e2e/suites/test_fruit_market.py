@@ -243,8 +243,9 @@ def test_zero_downtime_upgrade_switches_to_a_new_cluster_without_failed_requests
           f"failed requests sent at: {_ranges([o.sent_s - t0 for o in during if load.is_failure(o)])}\n"
           f"new cluster's pods asked directly: {_probe_summary(tl, t0)}")
     assert report.failed == 0, report.failures
-    assert window.sent >= 1000, f"only {window.sent} requests during the upgrade"
-    assert abs(window.rate_per_s - 40) < 4, f"the load was not steady: {window.rate_per_s:.1f}/s"
+    assert window.sent >= 40 * UPGRADE_RATE_PER_S, f"only {window.sent} requests during the upgrade"
+    assert abs(window.rate_per_s - UPGRADE_RATE_PER_S) < UPGRADE_RATE_PER_S / 10, \
+        f"the load was not steady: {window.rate_per_s:.1f}/s"
     assert m["pending_in_status"] < m["pending_serving"] <= m["switched"] + 0.2
     assert switch_after_serving <= 5.0, f"traffic switched {switch_after_serving:.2f} s after the cluster served"
     # the deadline (rounded up to whole seconds) is stamped after the switch; both times are seen through 100 ms polls
@@ -360,6 +361,8 @@ def test_deleting_the_rayservice_removes_every_pod_service_cluster_namespace_and
     stack = sample
     _ensure_sample(stack)
     owned = ob.clusters(stack, NAME)
+    # a head pod an earlier test deleted may still be in its grace period: start from the two pods at rest
+    wait_for("the sample's two pods only", lambda: len(_ray_pod_netns()) == 2, 90, 0.5)
     inodes = _ray_pod_netns()
     assert len(inodes) == 2 and ob.processes_in(set(inodes.values()))
     t0 = time.monotonic()
