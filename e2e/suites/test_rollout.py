@@ -32,14 +32,19 @@ BROKEN = SAMPLE.replace('num-cpus: "1"', 'num-cpus: "2"', 1).replace(
 assert BROKEN.count("fruit.no_such_graph") == 1 and BROKEN.count('num-cpus: "2"') == 1
 
 
-@pytest.fixture
-def sample(stack: LocalStack) -> Iterator[LocalStack]:
-    ob.apply(stack, SAMPLE)
-    ob.wait_running(stack, NAME)
+def _running(stack: LocalStack, manifest: str, name: str) -> Iterator[LocalStack]:
+    """The RayService of ``manifest`` applied and Running for the test, deleted (and waited for) after it."""
+    ob.apply(stack, manifest)
+    ob.wait_running(stack, name)
     try:
         yield stack
     finally:
-        ob.delete_and_wait(stack, NAME)
+        ob.delete_and_wait(stack, name)
+
+
+@pytest.fixture
+def sample(stack: LocalStack) -> Iterator[LocalStack]:
+    yield from _running(stack, SAMPLE, NAME)
 
 
 @pytest.mark.timeout(720)
@@ -106,12 +111,7 @@ assert V1_SAMPLE.count(_MANGO_BLOCK) == 1 and RAISING.count("FRUIT_STANDS_FAIL")
 
 @pytest.fixture
 def inplace_sample(stack: LocalStack) -> Iterator[LocalStack]:
-    ob.apply(stack, V1_SAMPLE)
-    ob.wait_running(stack, V1_NAME)
-    try:
-        yield stack
-    finally:
-        ob.delete_and_wait(stack, V1_NAME)
+    yield from _running(stack, V1_SAMPLE, V1_NAME)
 
 
 @pytest.mark.skipif(os.environ.get("E2E_ROLLBACK_INPLACE") != "1", reason="E2E_ROLLBACK_INPLACE=1 runs it: in a full "
