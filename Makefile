@@ -16,7 +16,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The local node (make demo, make e2e, the node agent's tests; root only) needs iproute2 and util-linux, its
-# image table runs `redis:*` images with Debian's redis-server, the seed-guide e2e test opens the Ray dashboard in
+# image table runs `redis:*` images with Debian's redis-server and `prom/prometheus` with Debian's prometheus (one with
+# Kubernetes service discovery: e2e/system/prometheus-deps.sh; the e2e Prometheus scrapes the operator), the seed-guide e2e test opens the Ray dashboard in
 # Debian's headless chromium, and `make install` needs Python's venv module; as root they are installed with
 # apt-get when missing.
 system-deps:
@@ -24,6 +25,7 @@ system-deps:
 	  { [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq iproute2 util-linux; }; }
 	@command -v redis-server >/dev/null || \
 	  { [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq redis-server; }; }
+	@sh e2e/system/prometheus-deps.sh
 	@command -v chromium >/dev/null || \
 	  { [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq chromium; }; }
 	@python3 -c 'import ensurepip, venv' 2>/dev/null || \

@@ -51,8 +51,12 @@ Guarantees:
    ``rayservice.queue.QueueMetrics``, ``rayservice.controller``'s ``ReconcileMetrics`` and
    ``LeaderMetrics``, the RayCluster reconciler's ``RayClusterMetrics``, and ``on_request`` is a
    ``rayservice.kube.OnRequest`` callback.
-3. Histogram buckets are the upstream ones, so recorded quantiles line up with existing dashboards.
-4. The ``kuberay_cluster_*`` series of a cluster are KubeRay's: each cluster has one ``info`` series and one
+3. A namespace's per-namespace rollout and upgrade series (the counter and the three histograms, for every
+   kind, outcome and phase) exist at 0 from the first ``service_observed`` of a RayService of it: ``increase()``
+   returns 0, not nothing, before the first rollout ends, and ``rate()`` sees the first observation (a series
+   born at 1 shows no increase to Prometheus).
+4. Histogram buckets are the upstream ones, so recorded quantiles line up with existing dashboards.
+5. The ``kuberay_cluster_*`` series of a cluster are KubeRay's: each cluster has one ``info`` series and one
    ``condition_provisioned`` series (a change of owner kind or condition replaces it), and
    ``forget_cluster`` removes all of them once the cluster is gone.
 
@@ -79,6 +83,9 @@ RECONCILE_TIME_BUCKETS_S: Final = (
 """controller-runtime's reconcile time buckets."""
 
 UPGRADE_BUCKETS_S: Final = (5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
+ROLLOUT_KINDS: Final = ("Cluster", "Serve")  # status.rollout.kind
+ROLLOUT_OUTCOMES: Final = ("succeeded", "rolled_back", "failed")
+UPGRADE_PHASES: Final = ("pending_created", "pods_ready", "switched")  # those with a duration (not idle)
 QUEUE_BUCKETS_S: Final = tuple(1e-8 * 10**exponent for exponent in range(10))
 """client-go's workqueue buckets: 10 ns to 10 s, by powers of ten."""
 
@@ -266,6 +273,7 @@ class OperatorMetrics:
         )
         self._phases: dict[tuple[str, str], tuple[str, float]] = {}  # (name, ns) -> (phase, since, monotonic)
         self._service_labels: dict[tuple[str, str], tuple[str, str]] = {}  # (name, ns) -> (ready, upgrading)
+        self._rollout_namespaces: set[str] = set()  # namespaces whose rollout series exist (guarantee 3)
 
     # ---- rayservice.controller ReconcileMetrics -------------------------------------------------
 
@@ -355,6 +363,15 @@ class OperatorMetrics:
     # ---- RayService reconciler RayServiceMetrics -------------------------------------------------
 
     def service_observed(self, name: str, namespace: str, *, ready: bool, upgrading: bool) -> None:
+        if namespace not in self._rollout_namespaces:
+            self._rollout_namespaces.add(namespace)
+            self._upgrade_duration.labels(namespace)
+            for phase in UPGRADE_PHASES:
+                self._phase_duration.labels(namespace, phase)
+            for kind in ROLLOUT_KINDS:
+                for outcome in ROLLOUT_OUTCOMES:
+                    self._rollouts.labels(namespace, kind, outcome)
+                    self._rollout_duration.labels(namespace, kind, outcome)
         new = ("true" if ready else "false", "true" if upgrading else "false")
         old = self._service_labels.get((name, namespace))
         if old == new:

@@ -5,22 +5,30 @@ proxies report none in flight. Prints what it measured.
 Two steady loads through the serve Service, each request on a new connection: 3 s requests at 4/s and 12 s
 requests at 0.5/s (the slow app, e2e/apps/slow). ``rayClusterDeletionDelaySeconds: 1`` makes the old cluster's
 deletion come due while both kinds are still in flight on it; without the drain those would be cut.
+
+The same upgrade is watched through a real Prometheus (e2e/suites/prometheus.py: Debian's prometheus in a pod,
+discovering the operator through `kubernetes_sd_configs` with its ServiceAccount token): while it runs, the
+upgrade's phases and UpgradeInProgress show in Prometheus; once it is over, every PromQL query of the Grafana
+dashboard (manifests/grafana) returns data, the rate and quantile panels a number.
 """
 
 from __future__ import annotations
 
 import calendar
 import json
+import math
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
 from e2e import observe as ob
 from e2e.localstack import LocalStack, wait_for
 from e2e.suites.load import Load, Outcome
+from e2e.suites.prometheus import SCRAPE_S, Prometheus, dashboard_queries, wait_until
 
 NAME = "rayservice-drain"
 SERVE_SVC = f"{NAME}-serve-svc"
@@ -33,6 +41,8 @@ metadata:
   name: {NAME}
 spec:
   rayClusterDeletionDelaySeconds: {DELAY_S}
+  rolloutPolicy:
+    timeoutSeconds: 600
   serveConfigV2: |
     applications:
       - name: slow
@@ -95,6 +105,21 @@ def _watch(stack: LocalStack, marks: Marks, stop: threading.Event) -> None:
         stop.wait(0.2)
 
 
+def _sample_phases(prom: Prometheus, seen: dict[str, float], stop: threading.Event) -> None:
+    """Every scrape interval: the upgrade phase Prometheus holds for the RayService, and UpgradeInProgress."""
+    queries = {"phase": f'rayservice_upgrade_phase{{name="{NAME}"}} == 1',
+               "upgrading": f'kuberay_service_condition_upgrade_in_progress{{name="{NAME}", condition="true"}}'}
+    while not stop.is_set():
+        for what, expr in queries.items():
+            try:
+                for sample in prom.query(expr):
+                    key = sample["metric"]["phase"] if what == "phase" else "UpgradeInProgress"
+                    seen.setdefault(key, time.monotonic())
+            except Exception as exc:  # one failed query must not end the sampling
+                seen.setdefault(f"error {exc!r}", time.monotonic())
+        stop.wait(SCRAPE_S)
+
+
 def _spans(outcomes: list[Outcome], at: float | None, cluster: str | None = None) -> int:
     """Requests sent before ``at`` and answered after it (by ``cluster``'s pods, when given)."""
     if at is None:
@@ -113,20 +138,29 @@ def drain_service(stack: LocalStack) -> Iterator[LocalStack]:
         ob.delete_and_wait(stack, NAME)
 
 
-@pytest.mark.timeout(420)
+@pytest.fixture
+def prometheus(drain_service: LocalStack) -> Iterator[Prometheus]:
+    with Prometheus(drain_service) as prom:
+        yield prom
+
+
+@pytest.mark.timeout(480)
 def test_requests_in_flight_across_the_switch_and_the_deletion_deadline_all_complete(
-    drain_service: LocalStack,
+    drain_service: LocalStack, prometheus: Prometheus,
 ) -> None:
     stack, started = drain_service, time.monotonic()
     (old,) = ob.clusters(stack, NAME)
     ip = ob.cluster_ip(stack, SERVE_SVC)
     marks, stop = Marks(old), threading.Event()
     watcher = threading.Thread(target=_watch, args=(stack, marks, stop), daemon=True)
+    phases: dict[str, float] = {}
+    sampler = threading.Thread(target=_sample_phases, args=(prometheus, phases, stop), daemon=True)
     short = Load(ip, 8000, json.dumps({"sleep_s": SHORT_S}), rate_per_s=4, timeout_s=60)
     long = Load(ip, 8000, json.dumps({"sleep_s": LONG_S}), rate_per_s=0.5, timeout_s=90)
     with short, long:
         wait_for("short requests answered", lambda: any(o.kind == "ok" for o in short.since(0)), 30)
         watcher.start()
+        sampler.start()
         t0 = time.monotonic()
         ob.apply(stack, UPGRADED)
         try:
@@ -134,6 +168,11 @@ def test_requests_in_flight_across_the_switch_and_the_deletion_deadline_all_comp
         finally:
             stop.set()
             watcher.join()
+            sampler.join()
+    window = f"{int(time.monotonic() - started) + 120}s"  # the whole upgrade, as a dashboard's time range
+    wait_until(prometheus, f'rayservice_upgrade_phase{{name="{NAME}", phase="idle"}} == 1', 60)  # upgrade over
+    wait_until(prometheus, 'rayservice_rollouts_total{namespace="default", outcome="succeeded"} > 0', 30)
+    answers = {expr: prometheus.query(expr) for expr in dashboard_queries("default", window)}
     outcomes = short.since(0) + long.since(0)
     report, long_report = short.report(), long.report()
     failed = [o for o in outcomes if o.kind != "ok"]
@@ -155,7 +194,10 @@ def test_requests_in_flight_across_the_switch_and_the_deletion_deadline_all_comp
           f"from the apply: switched {rel.get('switched', float('nan')):.1f} s, deadline {deadline_rel:.1f} s, "
           f"deleted {rel.get('deleted', float('nan')):.1f} s ({(deleted or 0) - (switched or 0):.1f} s after the "
           f"switch; the last old answer {last_old_answer - t0:.1f} s), pods gone {rel['old_pods_gone']:.1f} s; "
-          f"test took {time.monotonic() - started:.0f} s\n{report.summary()}\n{long_report.summary()}")
+          f"test took {time.monotonic() - started:.0f} s\n{report.summary()}\n{long_report.summary()}\n"
+          f"Prometheus saw, from the apply: "
+          + ", ".join(f"{k} {v - t0:.1f} s" for k, v in sorted(phases.items(), key=lambda kv: kv[1])) + "\n"
+          + "\n".join(f"  {expr}\n    -> {_values(result)}" for expr, result in answers.items()))
     assert not failed, failed[:5]
     assert switched is not None and deleted is not None and marks.deadline is not None
     assert at_switch > 0 and at_deadline > 0, "no request was in flight on the old cluster when it came due"
@@ -163,3 +205,18 @@ def test_requests_in_flight_across_the_switch_and_the_deletion_deadline_all_comp
     assert not [w for w in warnings if w.get("reason") == "DrainTimedOut"], warnings
     assert ob.clusters(stack, NAME) != [old] and len(ob.clusters(stack, NAME)) == 1
     assert not marks.errors, marks.errors[:3]
+    assert not [k for k in phases if k.startswith("error")], phases
+    assert {"UpgradeInProgress", "pending_created", "pods_ready", "switched"} <= set(phases), phases
+    assert phases["pending_created"] < phases["switched"], phases
+    assert not [expr for expr, result in answers.items() if not result], "a dashboard query returned nothing"
+    assert not [expr for expr, result in answers.items() if not any(math.isfinite(v) for v in _numbers(result))], \
+        "a dashboard query returned only NaN"
+
+
+def _numbers(result: list[dict[str, Any]]) -> list[float]:
+    return [float(sample["value"][1]) for sample in result]
+
+
+def _values(result: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{ {k: v for k, v in s['metric'].items() if k not in ('job', 'instance', 'pod')} } "
+                     f"{s['value'][1]}" for s in result) or "nothing"

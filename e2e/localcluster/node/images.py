@@ -11,10 +11,13 @@ the image's filesystem and its config (ENTRYPOINT and CMD):
 | `busybox`, `radial/busyboxplus`         | the host's shell and tools                     | - / sh           |
 | `curlimages/curl`, `curl`               | the host's `curl`                              | curl / -         |
 | `redis`                                 | Debian's `redis-server` (`make system-deps`)   | - / redis-server |
+| `prom/prometheus`, `prometheus/prometheus` | Debian's `prometheus` (`make system-deps`) | see below     |
 
 Like the images they stand for, the `redis` row has a writable, initially empty /data of the pod's own (the
 official image's volume; `dir /data` in a redis.conf works), works in the pod's /tmp (the image's WORKDIR is
 /data) and, as the official image does, runs `redis-server` before bare options and with protected mode off.
+The `prometheus` row has the official image's ENTRYPOINT (`prometheus`) and CMD (`--config.file=/etc/prometheus/
+prometheus.yml --storage.tsdb.path=/prometheus`), its writable /prometheus (the TSDB) and works there (its WORKDIR).
 
 Guarantees:
 1. `normalize` reads a reference as a container runtime does: registry host (a first part with `.` or `:`, or
@@ -99,6 +102,9 @@ _TABLE: tuple[_Row, ...] = (
          install="apt-get install curl"),
     _Row(("redis",), "Debian's redis-server", cmd=("redis-server",), needs="redis-server",
          install="make system-deps, as root", workdir="/tmp", redis=True, writable=("/data",)),
+    _Row(("prom/prometheus", "prometheus/prometheus"), "Debian's prometheus", ("prometheus",),
+         ("--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"),
+         needs="prometheus", install="make system-deps, as root", workdir="/prometheus", writable=("/prometheus",)),
 )
 
 

@@ -145,3 +145,30 @@ def test_nothing_is_registered_at_import_and_each_registry_is_independent() -> N
     assert value(first, "workqueue_retries_total", name="q") == 1
     assert value(second, "workqueue_retries_total", name="q") is None
     assert any(name.startswith("process_") for name, _ in samples(first))
+
+
+def test_a_namespaces_rollout_and_upgrade_series_exist_at_zero_from_its_first_rayservice_and_count_from_there(
+    registry: CollectorRegistry,
+) -> None:
+    metrics = OperatorMetrics(registry)
+    assert value(registry, "rayservice_rollouts_total", namespace="ns", kind="Cluster", outcome="failed") is None
+    metrics.service_observed("svc", "ns", ready=True, upgrading=False)
+    for kind in ("Cluster", "Serve"):
+        for outcome in ("succeeded", "rolled_back", "failed"):
+            assert value(registry, "rayservice_rollouts_total", namespace="ns", kind=kind, outcome=outcome) == 0
+            assert value(registry, "rayservice_rollout_duration_seconds_count", namespace="ns", kind=kind,
+                         outcome=outcome) == 0
+    assert value(registry, "rayservice_upgrade_duration_seconds_count", namespace="ns") == 0
+    for phase in ("pending_created", "pods_ready", "switched"):
+        assert value(registry, "rayservice_upgrade_phase_duration_seconds_count", namespace="ns", phase=phase) == 0
+    metrics.rollout_ended("svc", "ns", kind="Serve", outcome="rolled_back", duration_s=40.0)
+    metrics.service_observed("other", "ns", ready=False, upgrading=True)  # a second RayService resets nothing
+    assert value(registry, "rayservice_rollouts_total", namespace="ns", kind="Serve", outcome="rolled_back") == 1
+    assert value(registry, "rayservice_rollouts_total", namespace="elsewhere", kind="Serve", outcome="failed") is None
+
+
+def test_the_metrics_know_every_upgrade_phase_that_has_a_duration() -> None:
+    from rayservice.controller.rayservice.phase import PHASES
+    from rayservice.metrics import UPGRADE_PHASES
+
+    assert tuple(p for p in PHASES if p != "idle") == UPGRADE_PHASES

@@ -83,3 +83,14 @@ def test_the_redis_image_keeps_data_writable_and_other_or_unknown_images_add_no_
                   {"image": "docker.io/library/redis"}]
     assert writable_paths(containers, python_bin="/venv/bin", which=everything) == ["/data"]
     assert writable_paths(containers, python_bin="/venv/bin", which=nothing) == []  # no redis-server: no image
+
+
+def test_prometheus_runs_debians_prometheus_with_the_official_images_defaults_and_writable_tsdb() -> None:
+    for image in ("prom/prometheus:v2.42.0", "quay.io/prometheus/prometheus:v3.0.0"):
+        config = resolve(image, python_bin="/venv/bin", which=everything)
+        assert container_argv(config, [], []) == [
+            "prometheus", "--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]
+        assert container_argv(config, [], ["--config.file=/etc/p/p.yml"]) == ["prometheus", "--config.file=/etc/p/p.yml"]
+        assert config.workdir == "/prometheus" and config.writable == ("/prometheus",)
+    with pytest.raises(ImageNotFound, match=r"prometheus is not installed on this node \(make system-deps"):
+        resolve("prom/prometheus", python_bin="/venv/bin", which=nothing)
