@@ -3,11 +3,16 @@ path is rolled back within ``timeoutSeconds`` plus a margin, the active cluster 
 no new pending cluster is made for the same spec in the minute after; an in-place update (the Serve config only) to
 a release whose constructor raises goes back to the last good config on the same cluster, answering the previous
 price again, and stays there (the failed requests of the way are counted and printed: while Serve replaces the
-deployment's only replica nothing answers for that fruit). Prints what it measured."""
+deployment's only replica nothing answers for that fruit); and a second broken cluster upgrade of the same
+RayService with the operator SIGKILLed at two seeded random points of its rollback (while the pending cluster
+boots, and around the moment its failure is judged and it is given up) is still rolled back, with no second
+pending cluster, no failed request, and no new cluster in the half minute after. Prints what it measured."""
 
 from __future__ import annotations
 
 import os
+import random
+import threading
 import time
 from collections.abc import Iterator
 
@@ -17,6 +22,7 @@ from e2e import observe as ob
 from e2e.localstack import LocalStack, wait_for
 from e2e.suites.load import Load, timeline
 from rayservice.controller.rayservice.last_good import LAST_GOOD_ANNOTATION
+from rayservice.controller.rayservice.rollout import DEPLOY_FAILED_GRACE_S
 
 NAME = "rayservice-sample"
 SERVE_SVC = f"{NAME}-serve-svc"
@@ -30,6 +36,9 @@ BROKEN = SAMPLE.replace('num-cpus: "1"', 'num-cpus: "2"', 1).replace(
     "importPath: fruit.deployment_graph", "importPath: fruit.no_such_graph", 1
 )
 assert BROKEN.count("fruit.no_such_graph") == 1 and BROKEN.count('num-cpus: "2"') == 1
+# another broken cluster upgrade (a new cluster hash), for the rollback with operator kills
+BROKEN_AGAIN = BROKEN.replace('num-cpus: "2"', 'num-cpus: "3"', 1)
+KILL_SEED = 20261208
 
 
 def _running(stack: LocalStack, manifest: str, name: str) -> Iterator[LocalStack]:
@@ -42,9 +51,14 @@ def _running(stack: LocalStack, manifest: str, name: str) -> Iterator[LocalStack
         ob.delete_and_wait(stack, name)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def sample(stack: LocalStack) -> Iterator[LocalStack]:
-    yield from _running(stack, SAMPLE, NAME)
+    """One RayService for the two cluster rollbacks (each starts from an active cluster serving 6)."""
+    try:
+        yield from _running(stack, SAMPLE, NAME)
+    finally:
+        if not stack.operator_running:
+            stack.start_operator()
 
 
 @pytest.mark.timeout(720)
@@ -85,6 +99,93 @@ def test_a_cluster_upgrade_with_a_bad_import_path_is_rolled_back_without_failed_
     assert after == [old] and len(seen) == 2, "a second pending cluster was made for the same spec"
     assert ob.selected_cluster(stack, SERVE_SVC) == old
     assert ob.answer(ip, MANGO) == "6"
+
+
+def _record_clusters(stack: LocalStack, seen: set[str], stop: threading.Event) -> None:
+    while not stop.wait(0.3):
+        try:
+            seen.update(ob.clusters(stack, NAME))
+        except OSError:
+            pass  # the next poll sees them
+
+
+def _kill_and_restart(stack: LocalStack, down_s: float) -> float:
+    """SIGKILL the operator (no shutdown runs, its Lease is kept), wait ``down_s``; seconds until it is back."""
+    stack.kill_operator()
+    time.sleep(down_s)  # the outage itself: nothing to wait for but time
+    t = time.monotonic()
+    stack.start_operator()
+    return time.monotonic() - t
+
+
+@pytest.mark.timeout(720)
+def test_an_operator_killed_at_random_points_of_a_rollback_still_rolls_back_once_with_no_second_pending_cluster(
+    sample: LocalStack,
+) -> None:
+    stack, rng = sample, random.Random(KILL_SEED)
+    ip = ob.cluster_ip(stack, SERVE_SVC)
+    wait_for("the answer 6", lambda: ob.answer(ip, MANGO) == "6", 60)
+    (old,) = ob.clusters(stack, NAME)
+    seen, stop = {old}, threading.Event()
+    watcher = threading.Thread(target=_record_clusters, args=(stack, seen, stop), daemon=True)
+    first_kill_s = rng.uniform(2.0, 20.0)  # while the pending cluster is created and boots
+    second_kill_s = rng.uniform(0.0, DEPLOY_FAILED_GRACE_S + 5.0)  # from its first DEPLOY_FAILED: judged, given up
+    down_s = (rng.uniform(0.5, 3.0), rng.uniform(0.5, 3.0))
+    notes: list[str] = []
+
+    def failed_record() -> dict[str, object]:
+        return dict(ob.status(stack, NAME).get("failedRollout") or {})
+
+    def deploy_failed_or_given_up() -> bool:
+        pending = ob.status(stack, NAME).get("pendingServiceStatus") or {}
+        apps = pending.get("applicationStatuses") or {}
+        return bool(failed_record().get("rayClusterName") not in (None, "", old_failed)) or any(
+            (a or {}).get("status") == "DEPLOY_FAILED" for a in apps.values())
+
+    old_failed = failed_record().get("rayClusterName")  # test (a)'s record, when it ran first
+    watcher.start()
+    try:
+        with Load(ip, 8000, MANGO, rate_per_s=20, accept={"6"}) as load:
+            wait_for("load flowing", lambda: load.sent >= 20, 10)
+            t0 = time.monotonic()
+            ob.apply(stack, BROKEN_AGAIN)
+            time.sleep(first_kill_s)  # the seeded kill point
+            back = _kill_and_restart(stack, down_s[0])
+            notes.append(f"kill 1 at {first_kill_s:.1f} s (pending {ob.clusters(stack, NAME)[1:]}), down "
+                         f"{down_s[0]:.1f} s, back after {back:.1f} s more")
+            wait_for("the pending cluster's app DEPLOY_FAILED (or the upgrade given up)", deploy_failed_or_given_up,
+                     TIMEOUT_S, 0.5)
+            judged_at = time.monotonic() - t0
+            time.sleep(second_kill_s)  # the seeded kill point
+            given_up_before = failed_record().get("rayClusterName") not in (None, old_failed)
+            back = _kill_and_restart(stack, down_s[1])
+            notes.append(f"kill 2 at {judged_at + second_kill_s:.1f} s ({second_kill_s:.1f} s after DEPLOY_FAILED "
+                         f"was seen; {'after' if given_up_before else 'before'} the upgrade was given up), down "
+                         f"{down_s[1]:.1f} s, back after {back:.1f} s more")
+
+            def rolled_back() -> bool:
+                failed = failed_record()
+                return failed.get("rayClusterName") not in (None, old_failed) and ob.clusters(stack, NAME) == [old]
+
+            wait_for("the upgrade given up and its cluster deleted", rolled_back, TIMEOUT_S + 120, 0.5)
+            rolled_back_s = time.monotonic() - t0
+            quiet = time.monotonic()
+            wait_for("half a minute without a new cluster", lambda: time.monotonic() - quiet > 30, 40, 1.0)
+            during = load.since(t0)
+    finally:
+        stop.set()
+        watcher.join(5)
+    failed, report, after = failed_record(), load.report(during), ob.clusters(stack, NAME)
+    print(
+        f"\nrollback with the operator killed twice: {'; '.join(notes)}\n{failed.get('reason')} "
+        f"({failed.get('action')}) on {failed.get('rayClusterName')}, its cluster deleted {rolled_back_s:.1f} s "
+        f"after the apply; clusters seen {sorted(seen)}, half a minute later {after}\nunder load: "
+        f"{report.summary()}\ntimeline from the apply (requests/failed/slowest per 5 s): {timeline(during, t0)}"
+    )
+    assert failed.get("action") == "RolledBack" and failed.get("reason") in ("DeployFailed", "Timeout")
+    assert after == [old] and len(seen) == 2, "a second pending cluster was made for the same spec"
+    assert report.failed == 0, report.failures
+    assert ob.selected_cluster(stack, SERVE_SVC) == old and ob.answer(ip, MANGO) == "6"
 
 
 V1_NAME = "rayservice-inplace"

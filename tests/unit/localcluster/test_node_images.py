@@ -90,7 +90,8 @@ def test_prometheus_runs_debians_prometheus_with_the_official_images_defaults_an
         config = resolve(image, python_bin="/venv/bin", which=everything)
         assert container_argv(config, [], []) == [
             "prometheus", "--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]
-        assert container_argv(config, [], ["--config.file=/etc/p/p.yml"]) == ["prometheus", "--config.file=/etc/p/p.yml"]
+        args = ["--config.file=/etc/p/p.yml"]
+        assert container_argv(config, [], args) == ["prometheus", *args]
         assert config.workdir == "/prometheus" and config.writable == ("/prometheus",)
     with pytest.raises(ImageNotFound, match=r"prometheus is not installed on this node \(make system-deps"):
         resolve("prom/prometheus", python_bin="/venv/bin", which=nothing)
