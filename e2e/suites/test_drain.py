@@ -106,15 +106,18 @@ def _watch(stack: LocalStack, marks: Marks, stop: threading.Event) -> None:
 
 
 def _sample_phases(prom: Prometheus, seen: dict[str, float], stop: threading.Event) -> None:
-    """Every scrape interval: the upgrade phase Prometheus holds for the RayService, and UpgradeInProgress."""
-    queries = {"phase": f'rayservice_upgrade_phase{{name="{NAME}"}} == 1',
-               "upgrading": f'kuberay_service_condition_upgrade_in_progress{{name="{NAME}", condition="true"}}'}
+    """Every scrape interval: the upgrade phase Prometheus holds for the RayService, and when the dashboard's
+    "upgrades in progress" panel first showed one."""
+    upgrading = next(e for e in dashboard_queries("default", "1m") if "upgrade_in_progress" in e)  # its stat panel
+    queries = {"phase": f'rayservice_upgrade_phase{{name="{NAME}"}} == 1', "upgrading": upgrading}
     while not stop.is_set():
         for what, expr in queries.items():
             try:
                 for sample in prom.query(expr):
-                    key = sample["metric"]["phase"] if what == "phase" else "UpgradeInProgress"
-                    seen.setdefault(key, time.monotonic())
+                    if what == "phase":
+                        seen.setdefault(sample["metric"]["phase"], time.monotonic())
+                    elif float(sample["value"][1]) >= 1:
+                        seen.setdefault("UpgradeInProgress", time.monotonic())
             except Exception as exc:  # one failed query must not end the sampling
                 seen.setdefault(f"error {exc!r}", time.monotonic())
         stop.wait(SCRAPE_S)
