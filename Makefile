@@ -31,8 +31,9 @@ system-deps:
 	@python3 -c 'import ensurepip, venv' 2>/dev/null || \
 	  { [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq python3-venv; }; }
 
+# Two xdist workers, a file's tests on one of them in order (tests/conftest.py).
 test: system-deps install
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 # The end-to-end suites with real Ray 2.60 in the local cluster (e2e/suites/, marker e2e; root, ~30 min on 2 cores;
 # every test's duration is printed at the end).

@@ -1,4 +1,9 @@
-"""Shared fixtures: the embedded API server on an ephemeral port, its kubeconfig, and a task-leak guard."""
+"""Shared fixtures: the embedded API server on an ephemeral port, its kubeconfig, and a task-leak guard.
+
+`make test` runs the suite on two xdist workers, file by file (`-n 2 --dist loadfile`): the tests of one file
+run on one worker in order. Tests of different files that start a local node take turns through the node's
+prefix lock (tests/localcluster_node/conftest.py), so the two workers never run two nodes of one prefix.
+"""
 
 from __future__ import annotations
 
