@@ -35,7 +35,7 @@ system-deps:
 test: system-deps install
 	$(VENV)/bin/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
-# The end-to-end suites with real Ray 2.60 in the local cluster (e2e/suites/, marker e2e; root, ~30 min on 2 cores;
+# The end-to-end suites with real Ray 2.60 in the local cluster (e2e/suites/, marker e2e; root, ~31 min on 2 cores;
 # every test's duration is printed at the end).
 # `make test` never collects them (testpaths); together the two targets run every test once.
 E2E_ARGS ?=
