@@ -15,11 +15,11 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[dev,e2e]'
 	touch $@
 
-# The local node (make demo, make e2e, the node agent's tests; root only) needs iproute2 and util-linux, its
-# image table runs `redis:*` images with Debian's redis-server and `prom/prometheus` with Debian's prometheus (one with
-# Kubernetes service discovery: e2e/system/prometheus-deps.sh; the e2e Prometheus scrapes the operator), the seed-guide e2e test opens the Ray dashboard in
-# Debian's headless chromium, and `make install` needs Python's venv module; as root they are installed with
-# apt-get when missing.
+# The local node (make demo, make e2e, the node agent's tests; root only) needs iproute2 and util-linux; its
+# image table runs `redis:*` images with Debian's redis-server and `prom/prometheus` with Debian's prometheus
+# (one with Kubernetes service discovery, e2e/system/prometheus-deps.sh: the e2e Prometheus scrapes the
+# operator); the seed-guide e2e test opens the Ray dashboard in Debian's headless chromium; `make install` needs
+# Python's venv module. As root they are installed with apt-get when missing.
 system-deps:
 	@command -v ip >/dev/null && command -v unshare >/dev/null && command -v nsenter >/dev/null || \
 	  { [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq iproute2 util-linux; }; }

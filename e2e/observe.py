@@ -120,14 +120,14 @@ def wait_running(stack: LocalStack, name: str, timeout_s: float = 240.0) -> floa
     return time.monotonic() - t0
 
 
-def delete_and_wait(stack: LocalStack, name: str, timeout_s: float = 120.0, *, graceful: bool = False) -> float:
+def delete_and_wait(stack: LocalStack, name: str, timeout_s: float = 120.0) -> float:
     """Delete RayService `name` (if it exists); seconds until its clusters and their pods are gone.
 
-    Unless `graceful`, a pod of its clusters that is being deleted is then deleted again with grace period 0, as
-    `kubectl delete --force --grace-period=0` does: a test's cleanup need not wait out a Ray container's 30 s
-    grace period (its shell ignores SIGTERM, as on Kubernetes). The operator's part (the RayService's and the
-    clusters' deletion, their finalizers) runs as ever; the suites that check the graceful deletion pass
-    `graceful=True`.
+    A pod of its clusters that is being deleted is then deleted again with grace period 0, as `kubectl delete
+    --force --grace-period=0` does: a test's cleanup need not wait out the 30 s a Ray container's `ray start`
+    drains on SIGTERM. The operator's part (the RayService's and the clusters' deletion, their finalizers) runs
+    as ever. The suites that check the graceful deletion (the fruit market's deletion test, the seed guide)
+    delete on their own.
     """
     t0 = time.monotonic()
     owned = clusters(stack, name)
@@ -137,7 +137,7 @@ def delete_and_wait(stack: LocalStack, name: str, timeout_s: float = 120.0, *, g
     def gone() -> bool:
         left = [p for c in owned for p in pods(stack, c)]
         doomed = [p["metadata"]["name"] for p in left if p["metadata"].get("deletionTimestamp")]
-        if doomed and not graceful:
+        if doomed:
             stack.kubectl("delete", "pod", *doomed, "--grace-period=0", "--force", "--ignore-not-found",
                           "--wait=false")
         return rayservice(stack, name) is None and not clusters(stack, name) and not left

@@ -20,12 +20,9 @@ Guarantees:
 from __future__ import annotations
 
 import json
-import re
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -203,18 +200,7 @@ class Prometheus:
 
 
 def dashboard_queries(namespace: str, window: str) -> list[str]:
-    dashboard = json.loads(Path(DASHBOARD).read_text())
+    dashboard = json.loads(DASHBOARD.read_text())
     found = [str(t["expr"]) for panel in dashboard["panels"] for t in panel["targets"]]
-    return [re.sub(r"\$__rate_interval", window, e).replace("$namespace", namespace) for e in found]
+    return [e.replace("$__rate_interval", window).replace("$namespace", namespace) for e in found]
 
-
-def wait_until(prom: Prometheus, expr: str, timeout_s: float) -> list[dict[str, Any]]:
-    """The first non-empty result of `expr` within `timeout_s` (polled every scrape interval)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = prom.query(expr)
-        if result or time.monotonic() > deadline:
-            if not result:
-                raise StackError(f"Prometheus: {expr} returned nothing within {timeout_s:.0f} s")
-            return result
-        time.sleep(SCRAPE_S)

@@ -15,6 +15,7 @@ dashboard (manifests/grafana) returns data, the rate and quantile panels a numbe
 from __future__ import annotations
 
 import calendar
+import functools
 import json
 import math
 import threading
@@ -28,7 +29,7 @@ import pytest
 from e2e import observe as ob
 from e2e.localstack import LocalStack, wait_for
 from e2e.suites.load import Load, Outcome
-from e2e.suites.prometheus import SCRAPE_S, Prometheus, dashboard_queries, wait_until
+from e2e.suites.prometheus import SCRAPE_S, Prometheus, dashboard_queries
 
 NAME = "rayservice-drain"
 SERVE_SVC = f"{NAME}-serve-svc"
@@ -173,8 +174,9 @@ def test_requests_in_flight_across_the_switch_and_the_deletion_deadline_all_comp
             watcher.join()
             sampler.join()
     window = f"{int(time.monotonic() - started) + 120}s"  # the whole upgrade, as a dashboard's time range
-    wait_until(prometheus, f'rayservice_upgrade_phase{{name="{NAME}", phase="idle"}} == 1', 60)  # upgrade over
-    wait_until(prometheus, 'rayservice_rollouts_total{namespace="default", outcome="succeeded"} > 0', 30)
+    for expr, within_s in ((f'rayservice_upgrade_phase{{name="{NAME}", phase="idle"}} == 1', 60),  # upgrade over
+                           ('rayservice_rollouts_total{namespace="default", outcome="succeeded"} > 0', 30)):
+        wait_for(f"Prometheus: {expr}", functools.partial(prometheus.query, expr), within_s, SCRAPE_S)
     answers = {expr: prometheus.query(expr) for expr in dashboard_queries("default", window)}
     outcomes = short.since(0) + long.since(0)
     report, long_report = short.report(), long.report()

@@ -136,13 +136,17 @@ def test_an_operator_killed_at_random_points_of_a_rollback_still_rolls_back_once
     def failed_record() -> dict[str, object]:
         return dict(ob.status(stack, NAME).get("failedRollout") or {})
 
+    old_failed = failed_record().get("rayClusterName")  # test (a)'s record, when it ran first
+
+    def given_up() -> bool:
+        """This upgrade's failure is recorded (a record other than the one before it)."""
+        return failed_record().get("rayClusterName") not in (None, "", old_failed)
+
     def deploy_failed_or_given_up() -> bool:
         pending = ob.status(stack, NAME).get("pendingServiceStatus") or {}
         apps = pending.get("applicationStatuses") or {}
-        return bool(failed_record().get("rayClusterName") not in (None, "", old_failed)) or any(
-            (a or {}).get("status") == "DEPLOY_FAILED" for a in apps.values())
+        return given_up() or any((a or {}).get("status") == "DEPLOY_FAILED" for a in apps.values())
 
-    old_failed = failed_record().get("rayClusterName")  # test (a)'s record, when it ran first
     watcher.start()
     try:
         with Load(ip, 8000, MANGO, rate_per_s=20, accept={"6"}) as load:
@@ -157,17 +161,14 @@ def test_an_operator_killed_at_random_points_of_a_rollback_still_rolls_back_once
                      TIMEOUT_S, 0.5)
             judged_at = time.monotonic() - t0
             time.sleep(second_kill_s)  # the seeded kill point
-            given_up_before = failed_record().get("rayClusterName") not in (None, old_failed)
+            given_up_before = given_up()
             back = _kill_and_restart(stack, down_s[1])
             notes.append(f"kill 2 at {judged_at + second_kill_s:.1f} s ({second_kill_s:.1f} s after DEPLOY_FAILED "
                          f"was seen; {'after' if given_up_before else 'before'} the upgrade was given up), down "
                          f"{down_s[1]:.1f} s, back after {back:.1f} s more")
 
-            def rolled_back() -> bool:
-                failed = failed_record()
-                return failed.get("rayClusterName") not in (None, old_failed) and ob.clusters(stack, NAME) == [old]
-
-            wait_for("the upgrade given up and its cluster deleted", rolled_back, TIMEOUT_S + 120, 0.5)
+            wait_for("the upgrade given up and its cluster deleted",
+                     lambda: given_up() and ob.clusters(stack, NAME) == [old], TIMEOUT_S + 120, 0.5)
             rolled_back_s = time.monotonic() - t0
             quiet = time.monotonic()
             wait_for("half a minute without a new cluster", lambda: time.monotonic() - quiet > 30, 40, 1.0)
