@@ -2,7 +2,7 @@
 
 Guarantees:
 1. `start()` listens on loopback (port 0 picks a free one), creates the standard namespaces and starts the
-   cluster controllers (garbage collector, namespaces, CRD cleanup, EndpointSlices); `stop()` ends
+   cluster controllers (garbage collector, namespaces, CRD cleanup, EndpointSlices, Gateway API); `stop()` ends
    watches, controllers and the listener, and leaves no task running. With `advertise_address`
    (kube-apiserver's --advertise-address; in `up` mode the node bridge's address, where pods reach the
    server) it also listens there on the same port, even before that address exists, and keeps the
@@ -16,6 +16,9 @@ Guarantees:
    default, for unit tests) a request without a credential is the admin; bearer tokens are still checked.
 5. `authorizer` decides every authenticated request: RBAC (`auth.setup.enable_rbac`: the authorizer, escalation
    checks and bootstrap roles) when `rbac` is true, which is the default with `tls=True`; else `AllowAll`.
+6. `start()` installs the Gateway API v1.4.1 standard-channel CRDs (GatewayClass, Gateway, HTTPRoute; vendored
+   in `e2e/localcluster/gatewayapi`) when they are missing, as a platform offering the Gateway API does; a
+   restart keeps the ones it finds unchanged (a user's newer version stays); one deleted meanwhile comes back.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from typing import Any, Protocol
 import yaml
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from e2e.localcluster.gateway import vendored_crds
 
 from . import errors
 from .advertise import advertise_socket
@@ -142,6 +147,7 @@ class LocalApiServer:
             if self.store.get(("", "namespaces"), "", ns) is None:
                 self.api.create(self.registry.lookup("", "v1", "namespaces"),  # type: ignore[arg-type]
                                 "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        self._install_builtin_crds()
         await self.controllers.start()
         self._crd_task = asyncio.create_task(self._follow_crds(), name="localcluster-crds")
         if self.sim_node is not None:
@@ -248,6 +254,15 @@ class LocalApiServer:
             self.sync_crds()
 
     # ---- CRDs ------------------------------------------------------------------------------------
+
+    def _install_builtin_crds(self) -> None:
+        """The CRDs a platform ships (the Gateway API's): created when missing, an existing one is kept."""
+        rt = self.registry.lookup(CRD_GR[0], "v1", CRD_GR[1])
+        assert rt is not None
+        for crd in vendored_crds():
+            if self.store.get(CRD_GR, "", crd["metadata"]["name"]) is None:
+                self.api.create(rt, "", crd)
+        self.sync_crds()
 
     def sync_crds(self) -> None:
         """Serve exactly the established CRDs in the store; establish new ones."""

@@ -1,5 +1,5 @@
 """The embedded cluster's controllers (garbage collector, namespaces, CRD cleanup, EndpointSlices, ReplicaSets,
-Deployments, Jobs, ClusterRole aggregation), run together.
+Deployments, Jobs, ClusterRole aggregation, the Gateway API), run together.
 
 Guarantees:
 1. `run(stop)` runs every controller in one TaskGroup until `stop` is set, then cancels and awaits them all;
@@ -20,10 +20,12 @@ from __future__ import annotations
 import asyncio
 
 from e2e.localcluster.apiserver.storage.rest import Api
+from e2e.localcluster.gateway import SERVED_CONTROLLERS
 
 from .clusterroleaggregation import ClusterRoleAggregationController
 from .deployments import DeploymentController
 from .endpoints import EndpointSliceController
+from .gateways import GatewayController
 from .gc import GarbageCollector
 from .jobs import JobController
 from .kubernetes_service import KubernetesServiceController
@@ -34,7 +36,8 @@ from .serviceaccounts import ServiceAccountController
 
 class Controllers:
     def __init__(self, api: Api, *, namespace_content_delay_s: float = 1.0,
-                 service_cidr: str = "10.96.0.0/16") -> None:
+                 service_cidr: str = "10.96.0.0/16",
+                 gateway_controller_names: tuple[str, ...] = SERVED_CONTROLLERS) -> None:
         self.gc = GarbageCollector(api)
         self.namespaces = NamespaceController(api, content_delay_s=namespace_content_delay_s)
         self.crd_cleanup = CrdCleanupController(api)
@@ -42,6 +45,7 @@ class Controllers:
         self.kubernetes_service = KubernetesServiceController(api, service_cidr=service_cidr)
         self.serviceaccounts = ServiceAccountController(api)
         self.clusterrole_aggregation = ClusterRoleAggregationController(api)
+        self.gateways = GatewayController(api, controller_names=gateway_controller_names)
         self.workloads = (ReplicaSetController(api), DeploymentController(api), JobController(api))
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -55,6 +59,7 @@ class Controllers:
                      tg.create_task(self.kubernetes_service.run(), name="localcluster-kubernetes-service"),
                      tg.create_task(self.serviceaccounts.run(), name="localcluster-serviceaccounts"),
                      tg.create_task(self.clusterrole_aggregation.run(), name="localcluster-clusterrole-aggregation"),
+                     tg.create_task(self.gateways.run(), name="localcluster-gateways"),
                      *(tg.create_task(c.run(), name=f"localcluster-{c.name}") for c in self.workloads)]
             await stop.wait()
             for task in tasks:
