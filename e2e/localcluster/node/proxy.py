@@ -16,6 +16,9 @@ Guarantees:
    port uses it any more. Established connections stay.
 5. When run() ends (cancelled), listeners and connections are closed, addresses removed, no task is left, and
    nothing is logged as an error (no traceback of a cancelled connection).
+6. A Gateway's data-plane Service (label `gateway.localcluster.rayservice.io/data-plane: "true"`, owned by its
+   Gateway) is served as HTTP by the Gateway data plane (gatewayproxy.py) on the same ClusterIP:ports
+   instead of being forwarded; guarantees 1, 4 and 5 hold for it too.
 
 Not guaranteed: UDP/SCTP ports, NodePorts, sessionAffinity, traffic policies.
 """
@@ -31,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from .client import ApiClient, reflect
+from .gatewayproxy import GatewayDataPlane, gateway_of
 
 Obj = dict[str, Any]
 ListenKey = tuple[str, int]  # (ClusterIP, port)
@@ -97,6 +101,7 @@ class ServiceProxy:
         self._next: dict[ListenKey, int] = {}
         self._conns: set[asyncio.Task[Any]] = set()
         self._dirty = asyncio.Event()
+        self.gateway = GatewayDataPlane(client, self._services, connect_timeout_s=connect_timeout_s)
 
     async def run(self) -> None:
         try:
@@ -107,6 +112,7 @@ class ServiceProxy:
                 tg.create_task(reflect(self.client, "/apis/discovery.k8s.io/v1/endpointslices",
                                        on_sync=functools.partial(self._sync, self._slices),
                                        on_event=functools.partial(self._event, self._slices)))
+                tg.create_task(self.gateway.run())
                 while True:
                     await self._dirty.wait()
                     self._dirty.clear()
@@ -128,6 +134,7 @@ class ServiceProxy:
             cache[key] = obj
         if cache is self._services:
             self._dirty.set()
+            self.gateway.changed()
 
     async def _apply(self) -> None:
         desired = desired_listeners(self._services.values())
@@ -139,13 +146,20 @@ class ServiceProxy:
             try:
                 await self.addresses.add_service_ip(ip)
                 self._ips.add(ip)
-                self._servers[key] = await asyncio.start_server(functools.partial(self._handle, key), host=ip,
-                                                                port=port, reuse_address=True)
+                self._servers[key] = await self._listen(key)
             except OSError as exc:  # includes the address helper's errors: retried on the next change
                 log.warning("listen_failed %s:%s: %s", ip, port, exc)
         for ip in self._ips - {k[0] for k in self._servers}:
             self._ips.discard(ip)
             await self.addresses.remove_service_ip(ip)
+
+    async def _listen(self, key: ListenKey) -> asyncio.Server:
+        ns, name, _ = self._routes[key]
+        gateway = gateway_of(self._services.get((ns, name)) or {})
+        if gateway is not None:
+            return await self.gateway.listen(key, gateway)
+        return await asyncio.start_server(functools.partial(self._handle, key), host=key[0], port=key[1],
+                                          reuse_address=True)
 
     def backends(self, key: ListenKey) -> list[tuple[str, int]]:
         ref = self._routes.get(key)
@@ -199,6 +213,7 @@ class ServiceProxy:
             task.cancel()
         if self._conns:
             await asyncio.wait(list(self._conns))
+        await self.gateway.close()
         for ip in sorted(self._ips):
             with contextlib.suppress(OSError):
                 await self.addresses.remove_service_ip(ip)
