@@ -37,6 +37,7 @@ DISCOVERY: Final = "discovery.k8s.io"
 COORDINATION: Final = "coordination.k8s.io"
 RBAC: Final = "rbac.authorization.k8s.io"
 BATCH: Final = "batch"
+GATEWAY: Final = "gateway.networking.k8s.io"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,10 @@ OPERATOR_API_USES: Final[tuple[ApiUse, ...]] = (
         where="rayservice/controller/raycluster/auth_apply.py ensure_auth_secret; auth_tokens.py ClusterTokens",
     ),
     *_uses("create", CORE, "secrets", where="rayservice/controller/raycluster/auth_apply.py ensure_auth_secret"),
+    # NewClusterWithIncrementalUpgrade: the RayService's Gateway and HTTPRoute, read by name each pass (no
+    # informer), created, and patched when their spec (the route's weights) changes.
+    *_uses("get create patch", GATEWAY, "gateways", where="rayservice/controller/rayservice/gateway_io.py"),
+    *_uses("get create patch", GATEWAY, "httproutes", where="rayservice/controller/rayservice/gateway_io.py"),
     # EndpointSlices: ready serve endpoints (status.numServeEndpoints).
     *_uses("list watch", DISCOVERY, "endpointslices", where=_INFORMERS),
     # Events: a repeat of the same event bumps its count with a merge patch.

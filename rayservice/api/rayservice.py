@@ -270,6 +270,12 @@ class RayServiceClusterStatus(StatusModel):
     """A copy of the RayCluster's status."""
     application_statuses: dict[str, ServeApplicationStatus] = Field(default_factory=dict, alias="applicationStatuses")
     """Application name -> its status."""
+    target_capacity: int | None = Field(None, alias="targetCapacity", ge=0, le=100)
+    """``NewClusterWithIncrementalUpgrade``: the Serve ``target_capacity`` (percent) this cluster runs with."""
+    traffic_routed_percent: int | None = Field(None, alias="trafficRoutedPercent", ge=0, le=100)
+    """``NewClusterWithIncrementalUpgrade``: this cluster's weight (percent) on the RayService's HTTPRoute."""
+    last_traffic_migrated_time: KubeTime | None = Field(None, alias="lastTrafficMigratedTime")
+    """``NewClusterWithIncrementalUpgrade``: when ``trafficRoutedPercent`` last changed."""
 
 
 class Rollout(StatusModel):

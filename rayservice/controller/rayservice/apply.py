@@ -7,7 +7,8 @@ Guarantees:
 2. ``apply_plan`` notes the active cluster's unreachable clock in ``deps.memory``, then makes the cluster
    writes (drops, deletions past their deadline, deadlines removed and set, in-place scaling), then the
    Serve PUT, then the ``ray.io/serve`` labels (the serve Service must select only pods with a proxy from
-   the moment it points at them), then the switch (both Services, then the old cluster's deadline, then one
+   the moment it points at them), then the Gateway API objects and per-cluster serve Services of an incremental
+   upgrade (``gateway_io``), then the switch (both Services, then the old cluster's deadline, then one
    ``SwitchedTraffic`` event) or, without one, points the Services at the active cluster.
 3. The PUT is bounded by ``deps.dashboard_timeout_s``; success is remembered in ``deps.memory`` and
    reported as a Normal ``SubmittedServeConfig`` event; failure is counted in ``deps.memory`` (the backoff)
@@ -52,7 +53,8 @@ from rayservice.controller.objects import (
     write_status_if_changed,
 )
 from rayservice.controller.rayservice.deps import Deps
-from rayservice.controller.rayservice.desired import desired_cluster
+from rayservice.controller.rayservice.desired import desired_cluster, without_worker_replicas
+from rayservice.controller.rayservice.gateway_io import apply_gateway
 from rayservice.controller.rayservice.last_good import LAST_GOOD_ANNOTATION
 from rayservice.controller.rayservice.observe import refused_token
 from rayservice.controller.rayservice.pass_values import Observed, PassPlan, ServePut, StatusEvents, Submitted, Switch
@@ -99,6 +101,8 @@ async def start_pending(plan: PassPlan, observed: Observed, deps: Deps) -> None:
     replacing, active = plan.clusters.replacing, plan.clusters.active
     why = f"replaces {active}: {replacing}" if replacing else "serves the current rayClusterConfig"
     body = desired_cluster(service, name=create.name, replacements=create.replacements)
+    if plan.start_autoscaled:  # an incremental upgrade's new cluster grows from minReplicas with target_capacity
+        body = without_worker_replicas(body)
     if not await create_cluster(service, body, deps, why=why) and plan.status_if_create_fails is not None:
         await commit(service, plan.status_if_create_fails, observed.check, deps)
 
@@ -129,6 +133,7 @@ async def apply_plan(plan: PassPlan, observed: Observed, deps: Deps) -> Submitte
         await store_last_good(service, plan.remember_serve[0], LAST_GOOD_ANNOTATION, plan.remember_serve[1], deps)
     for pod, value in plan.labels:
         await label_serve_pod(service, pod, value, deps)
+    await apply_gateway(plan, observed, deps)
     await _point_services(plan, observed, deps)
     if plan.switch is not None:
         await _finish_switch(service, plan.switch, deps)

@@ -104,6 +104,16 @@ def desired_cluster(service: RawObject, *, name: str, replacements: int = 0) -> 
     }
 
 
+def without_worker_replicas(cluster: RawObject) -> dict[str, Any]:
+    """``cluster`` with no ``replicas`` in its worker groups: each starts at its ``minReplicas`` and the
+    autoscaler takes it from there (an incremental upgrade's new cluster)."""
+    out = copy.deepcopy(dict(cluster))
+    for group in sequence(part(out.get("spec")).get("workerGroupSpecs")):
+        if isinstance(group, dict):
+            group.pop("replicas", None)
+    return out
+
+
 def desired_head_service(service: RawObject, cluster: RawObject) -> dict[str, Any]:
     """Guarantee 3."""
     base = desired_cluster_head_service(cluster)
@@ -154,7 +164,7 @@ def desired_serve_service(service: RawObject, cluster: RawObject) -> dict[str, A
         selector[NODE_TYPE_LABEL] = NODE_TYPE_WORKER
     spec["selector"] = selector
     if not sequence(spec.get("ports")):
-        port = _serve_port(cluster)
+        port = serve_port(cluster)
         spec["ports"] = [{"name": "serve", "port": port, "targetPort": port, "protocol": "TCP"}]
     spec.setdefault("type", "ClusterIP")
     return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec}
@@ -168,7 +178,8 @@ def _service_labels(service: RawObject) -> dict[str, str]:
     return {**_origin_labels(service), APP_NAME_LABEL: APP_NAME_VALUE, CREATED_BY_LABEL: CREATED_BY_VALUE}
 
 
-def _serve_port(cluster: RawObject) -> int:
+def serve_port(cluster: RawObject) -> int:
+    """The cluster's serve port: its head's ``serve`` container port, else 8000."""
     for port in desired_cluster_head_service(cluster)["spec"]["ports"]:
         if isinstance(port, Mapping) and port.get("name") == "serve" and isinstance(port.get("port"), int):
             return int(port["port"])

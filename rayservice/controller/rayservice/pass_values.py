@@ -75,6 +75,9 @@ class Observed:
     notes: Mapping[str, Notes] = field(default_factory=dict)
     now_s: float = 0.0  # monotonic, as ``LastPut.at_s``
     in_flight: Mapping[str, int | None] = field(default_factory=dict)  # ``drain.decide_drain``'s readings
+    gateway: RawObject | None = None  # NewClusterWithIncrementalUpgrade: the RayService's Gateway, as read
+    route: RawObject | None = None  # ... and its HTTPRoute
+    cluster_services: Mapping[str, RawObject] = field(default_factory=dict)  # ... per-cluster serve Services
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,3 +131,8 @@ class PassPlan:
     remember_serve: tuple[str, str] | None = None  # (cluster, value of the last good Serve config annotation)
     phase: str = "idle"  # of a cluster upgrade (``phase.upgrade_phase``), for the metrics
     drain_forced: tuple[tuple[str, str], ...] = ()  # clusters deleted past their drain bound, and why
+    gateway: RawObject | None = None  # NewClusterWithIncrementalUpgrade: the Gateway to have
+    route: RawObject | None = None  # ... the HTTPRoute to have (weights of this pass)
+    cluster_services: tuple[RawObject, ...] = ()  # ... the per-cluster serve Services to have
+    incremental_why: str = ""  # ... what the step does, for the logs
+    start_autoscaled: bool = False  # ... the cluster to create starts its worker groups at minReplicas

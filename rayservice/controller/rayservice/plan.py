@@ -45,8 +45,10 @@ from rayservice.controller.objects import (
     raycluster_status,
     rayservice_spec,
 )
+from rayservice.controller.rayservice import incremental_pass as incremental
 from rayservice.controller.rayservice.desired import desired_head_service, desired_serve_service
 from rayservice.controller.rayservice.drain import drain_plan
+from rayservice.controller.rayservice.incremental import with_capacity
 from rayservice.controller.rayservice.pace import pass_requeue_s
 from rayservice.controller.rayservice.pass_values import (
     Notes,
@@ -59,19 +61,17 @@ from rayservice.controller.rayservice.pass_values import (
 from rayservice.controller.rayservice.phase import upgrade_phase
 from rayservice.controller.rayservice.rollout import RolloutOutcome, decide_rollout
 from rayservice.controller.rayservice.serve_diff import (
-    config_digest,
-    decide_serve,
     desired_app_names,
     is_serving,
 )
 from rayservice.controller.rayservice.serve_health import Health, unhealthy_since
 from rayservice.controller.rayservice.serve_labels import serve_label_changes
-from rayservice.controller.rayservice.serve_start import head_readiness, is_serve_starting
 from rayservice.controller.rayservice.status import (
     ClusterReport,
     compute_status,
     requeue_after_s,
 )
+from rayservice.controller.rayservice.submission import serve_put
 from rayservice.controller.rayservice.upgrade import ClusterPlan, cluster_facts, decide, deletion_deadline
 from rayservice.ray import as_status_field
 
@@ -85,6 +85,7 @@ def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:
     if rollout.gave_up:
         return _given_up(observed, rollout, clock, now)
     facts = [cluster_facts(cluster) for cluster in observed.clusters.values()]
+    stepped = incremental.decide_incremental(observed, now)
     clusters = decide(
         service,
         facts,
@@ -95,14 +96,22 @@ def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:
         rng=rng,
         current=(observed.active, observed.pending),
         hold=rollout.hold,
+        keep_pending=stepped is not None and stepped.keep_pending,
     )
     if clusters.create is not None:
-        return _starting(observed, clusters, clock, now, rollout)
+        return _starting(observed, clusters, clock, now, rollout, stepped)
     clusters, drain = drain_plan(observed, clusters, now)
     target = clusters.pending or clusters.active
     config = rollout.serve_config if rollout.serve_override and target == observed.active else observed.check.config
-    put = serve_put(observed, target, config, now=now)
+    capacities = (stepped.capacities or {}) if stepped is not None else {}
+    rolling_back = stepped is not None and stepped.step.rollback
+    own = None if rolling_back else serve_put(observed, target, with_capacity(
+        config, capacities.get(target) if target is not None else None), now=now)
+    put = own if stepped is None else incremental.incremental_put(
+        observed, stepped, config, own, active=clusters.active, pending=clusters.pending)
     switch = _switch(observed, clusters, put, now)
+    if stepped is not None and clusters.active is not None and clusters.pending is not None:
+        switch = switch if stepped.step.promote and not rolling_back else None
     active, pending = (switch.new, None) if switch is not None else (clusters.active, clusters.pending)
     live = {name for name, cluster in observed.clusters.items() if not is_deleting(cluster)}
     point_at = active if switch is not None or active in live else None
@@ -116,6 +125,8 @@ def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:
         rollout=rollout.record,
         failed_rollout=rollout.failed,
     )
+    if stepped is not None:
+        status = incremental.with_status(status, service, stepped.step, promoted=switch is not None, now=now)
     jitter = rng.random()
     override = config is not observed.check.config
     requeue = {
@@ -123,10 +134,12 @@ def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:
                                 override=override, wake_at=rollout.wake_at)
         for outcome in (Submitted.PUT if put else Submitted.NOTHING, Submitted.FAILED)
     }
+    upgrading = stepped is not None and active is not None and pending is not None
+    chosen = requeue[Submitted.PUT if put else Submitted.NOTHING]
     return PassPlan(
         clusters=clusters,
         status=status,
-        requeue_after_s=requeue[Submitted.PUT if put else Submitted.NOTHING],
+        requeue_after_s=incremental.upgrade_requeue_s(chosen, stepped, now) if upgrading else chosen,
         health_clock=clock,
         serve_put=put,
         labels=_labels(observed, (clusters.active, clusters.pending)),
@@ -136,6 +149,10 @@ def plan(observed: Observed, now: datetime, rng: random.Random) -> PassPlan:
         remember_serve=rollout.remember,
         phase=upgrade_phase(observed, clusters, switch),
         drain_forced=drain.forced,
+        gateway=stepped.gateway if stepped is not None else None,
+        route=incremental.route(observed, stepped.step, active=active, pending=pending) if stepped else None,
+        cluster_services=stepped.services if stepped is not None else (),
+        incremental_why=stepped.step.why if stepped is not None else "",
     )
 
 
@@ -161,30 +178,13 @@ def active_health(
     return Health(unhealthy_since(statuses, app_names), since), clock
 
 
-def serve_put(observed: Observed, target: str | None, config: Mapping[str, Any] | None, *,
-              now: datetime) -> ServePut | None:
-    """The PUT of ``config`` ``decide_serve`` asks for on the target cluster, as it was just read; ``None``: no PUT."""
-    read = observed.ray.get(target) if target is not None else None
-    if target is None or read is None or read.answer is None or config is None:
-        return None
-    readiness = head_readiness(observed.clusters.get(target) or {}, observed.pods.get(target, ()))
-    if not readiness.ready:  # its dashboard answered, but the head pod is not (or no longer) Ready
-        return None
-    last = observed.notes.get(target, Notes()).last_put
-    decision = decide_serve(config, read.apps, read.statuses, address=read.address, last=last, now_s=observed.now_s)
-    if not decision.put:
-        return None
-    first = last is None or (last.address, last.digest) != (read.address, config_digest(config))
-    reason = decision.reason if config is observed.check.config else f"the last good config: {decision.reason}"
-    return ServePut(target, read.address, config, reason, first, serve_starting=is_serve_starting(readiness, now))
-
-
 def _starting(
     observed: Observed,
     clusters: ClusterPlan,
     clock: Literal["run", "stop"] | None,
     now: datetime,
     rollout: RolloutOutcome,
+    stepped: incremental.IncrementalPass | None = None,
 ) -> PassPlan:
     """Guarantee 2."""
     assert clusters.create is not None
@@ -198,6 +198,8 @@ def _starting(
         rollout=rollout.record,
         failed_rollout=rollout.failed,
     )
+    if stepped is not None:
+        recorded = incremental.with_status(recorded, service, stepped.step, promoted=False, now=now)
     stored = {**service, "status": recorded}
     fallback = compute_status(
         stored,
@@ -214,6 +216,7 @@ def _starting(
         health_clock=clock,
         status_if_create_fails=fallback,
         phase=upgrade_phase(observed, clusters, None),
+        start_autoscaled=stepped is not None and clusters.active is not None,
     )
 
 

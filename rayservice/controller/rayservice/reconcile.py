@@ -3,7 +3,8 @@
 Guarantees:
 1. Level-triggered and idempotent: a pass reads the whole state (``observe``: caches, plus one Serve read per
    cluster that has a ready head), decides everything at once (``plan``, pure) and moves it one step
-   (``apply``); a converged RayService costs zero API writes and zero PUTs.
+   (``apply``); a converged RayService costs zero API writes and zero PUTs (under
+   ``NewClusterWithIncrementalUpgrade`` the pass also GETs its Gateway and HTTPRoute).
 2. An invalid spec creates, changes and deletes nothing: Ready=False/ValidationFailed, one Warning event per
    distinct set of problems, no requeue (the next edit wakes the controller).
 3. A pending cluster's name is in the stored status before its RayCluster is created, and a pass that
@@ -39,8 +40,10 @@ import structlog
 
 from rayservice.api import ObjectKey
 from rayservice.controller.objects import is_deleting, metadata, uid_of
+from rayservice.controller.rayservice import incremental
 from rayservice.controller.rayservice.apply import apply_plan, commit, start_pending
 from rayservice.controller.rayservice.deps import Deps
+from rayservice.controller.rayservice.gateway_io import read_gateway
 from rayservice.controller.rayservice.observe import observe
 from rayservice.controller.rayservice.pass_values import Observed, Submitted
 from rayservice.controller.rayservice.plan import plan
@@ -69,6 +72,8 @@ async def reconcile(key: ObjectKey, deps: Deps) -> Result:
         await commit(service, compute_status(service, now=now, problems=check.problems), check, deps)
         return DONE  # the next spec edit wakes us
     observed = await observe(service, check, deps)  # caches, plus one Serve read per cluster with a ready head
+    if incremental.enabled(service):
+        observed = await read_gateway(observed, deps)  # its Gateway and HTTPRoute: two GETs
     decided = plan(observed, now, deps.rng)  # pure
     if decided.clusters.create is not None:
         await start_pending(decided, observed, deps)  # guarantee 3

@@ -4,13 +4,11 @@ Guarantees:
 1. Active is the first cluster the Services select that exists and is not being deleted, else the recorded
    active one (``status.activeServiceStatus.rayClusterName``). Pending is the recorded pending one, unless it
    is the active one.
-2. Without an active cluster, a pending cluster with the desired config hash is made ready to serve. With an
-   active cluster whose hash is the desired one, no pending cluster is kept (a spec reverted mid-upgrade drops
-   it), except one that replaces an unhealthy active cluster. With an active cluster whose hash differs:
-   under ``NewCluster`` (and ``NewClusterWithIncrementalUpgrade``, upgraded the same way) a pending cluster
-   with the desired hash is kept or made, and a pending one with another hash is replaced (a newer spec
-   mid-upgrade); under ``None``, or ``hold`` (a rollout of this spec was given up with ``onFailure: Rollback``),
-   the active cluster is kept as it is and any pending one is dropped.
+2. Without an active cluster, a pending cluster with the desired hash is made ready. An active cluster with the
+   desired hash keeps no pending one (a spec reverted mid-upgrade drops it) but a replacement of an unhealthy
+   one. An active cluster with another hash gets, under ``NewCluster`` and ``NewClusterWithIncrementalUpgrade``,
+   a pending cluster with the desired hash (one with another hash is replaced: a newer spec mid-upgrade); under
+   ``None``, or ``hold`` (a rollout given up with ``onFailure: Rollback``), it is kept and no pending one is.
 3. A pending cluster that must be made gets its recorded name when it has one (the name was written to
    status before a create that may not have happened), else an owned cluster with the desired hash that no
    one selects, records or is deleting (adopted: a create whose status write was lost), else a fresh random
@@ -27,6 +25,7 @@ Guarantees:
 7. An active cluster whose hash is the desired one is replaced when ``health.replacement_due`` says so (opt-in
    thresholds, backoff between replacements), only when no pending cluster exists and the strategy is not
    ``None``; the new cluster counts one more replacement in a row than the one it replaces.
+8. ``keep_pending`` (an incremental upgrade's rollback) keeps a live pending cluster next to a live active one.
 
 Pure: time and randomness come in as arguments.
 """
@@ -155,18 +154,19 @@ def decide(
     now: datetime,
     rng: random.Random,
     current: tuple[str | None, str | None] | None = None,
-    hold: bool = False,
+    hold: bool = False, keep_pending: bool = False,
 ) -> ClusterPlan:
-    """The clusters to keep, make, scale and delete (guarantees 1-7); ``current``: ``current_clusters``, if known."""
+    """The clusters to keep, make, scale and delete (guarantees 1-8); ``current``: ``current_clusters``, if known."""
     everything = {facts.name: facts for facts in clusters}
     live = {name: facts for name, facts in everything.items() if not facts.deleting}
     active, pending = current if current is not None else current_clusters(service, live, selected=selected)
     protected = frozenset(name for name in (*selected, *recorded_clusters(service)) if name)
     scene = _Scene(service, everything, live, protected, desired_hash, rng, hold)
-    choice = _choose(scene, active, pending, health, now)
-    keep = {name for name in (active, choice.pending) if name}
-    mark, delete, wakes = _garbage(scene, keep | set(choice.drop), now)
-    unmark = tuple(name for name in sorted(keep) if name in live and live[name].delete_after is not None)
+    keep = keep_pending and active in live and pending in live
+    choice = _Choice(pending) if keep else _choose(scene, active, pending, health, now)  # guarantee 8
+    kept = {name for name in (active, choice.pending) if name}
+    mark, delete, wakes = _garbage(scene, kept | set(choice.drop), now)
+    unmark = tuple(name for name in sorted(kept) if name in live and live[name].delete_after is not None)
     scale = tuple(name for name in (active, choice.pending) if name in live and live[name].config_hash == desired_hash)
     return ClusterPlan(
         active=active,

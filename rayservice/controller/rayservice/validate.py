@@ -11,8 +11,12 @@ Guarantees:
    ``spec.rayClusterConfig``; and ``authOptions.enableK8sTokenAuth`` there (KubeRay v1.7 refuses it in a
    RayService: the operator could not call its dashboard).
 3. ``warnings`` are the Serve config's pitfalls (Ray accepts them); ``ignored`` names every field that is
-   accepted but not acted on: ``upgradeStrategy.type: NewClusterWithIncrementalUpgrade`` (upgraded as
-   ``NewCluster``), ``upgradeStrategy.clusterUpgradeOptions``, ``suspend`` and ``managedBy``.
+   accepted but not acted on: ``upgradeStrategy.clusterUpgradeOptions`` without the incremental strategy,
+   ``suspend`` and ``managedBy``.
+4. ``upgradeStrategy.type: NewClusterWithIncrementalUpgrade`` needs ``enableInTreeAutoscaling`` and
+   ``clusterUpgradeOptions`` with ``maxSurgePercent`` (default 100) and ``stepSizePercent`` in 0..100,
+   ``stepSizePercent`` <= ``maxSurgePercent``, ``intervalSeconds`` > 0 and a ``gatewayClassName``: the first
+   one missing is a problem with KubeRay v1.7's message.
 
 Pure.
 """
@@ -75,6 +79,7 @@ def check_service(service: RawObject) -> ServiceCheck:
                 "starting with a letter (a Service name)",
             )
         )
+    problems += incremental_problems(spec)
     if not isinstance(spec.get("rayClusterConfig"), Mapping):
         problems.append(Problem("spec.rayClusterConfig", "is required"))
     elif not problems:
@@ -95,14 +100,44 @@ def check_service(service: RawObject) -> ServiceCheck:
     )
 
 
+def incremental_problems(spec: Mapping[str, Any]) -> list[Problem]:
+    """Guarantee 4: KubeRay's checks of ``NewClusterWithIncrementalUpgrade``, with its messages."""
+    strategy = part(spec.get("upgradeStrategy"))
+    if strategy.get("type") != INCREMENTAL_UPGRADE:
+        return []
+    where = "spec.upgradeStrategy.clusterUpgradeOptions"
+    if not flag(part(spec.get("rayClusterConfig")).get("enableInTreeAutoscaling")):
+        return [Problem("spec.rayClusterConfig.enableInTreeAutoscaling",
+                        f"Ray Autoscaler is required for {INCREMENTAL_UPGRADE}")]
+    options = strategy.get("clusterUpgradeOptions")
+    if not isinstance(options, Mapping):
+        return [Problem(where, f"ClusterUpgradeOptions are required for {INCREMENTAL_UPGRADE}")]
+
+    def number(key: str) -> int | None:
+        value = options.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    surge, step, interval = number("maxSurgePercent"), number("stepSizePercent"), number("intervalSeconds")
+    surge = 100 if surge is None and "maxSurgePercent" not in options else surge
+    if surge is None or not 0 <= surge <= 100:
+        return [Problem(f"{where}.maxSurgePercent", "maxSurgePercent must be between 0 and 100")]
+    if step is None or not 0 <= step <= 100:
+        return [Problem(f"{where}.stepSizePercent", "stepSizePercent must be between 0 and 100")]
+    if step > surge:
+        return [Problem(f"{where}.stepSizePercent", "stepSizePercent must be less than or equal to maxSurgePercent")]
+    if interval is None or interval <= 0:
+        return [Problem(f"{where}.intervalSeconds", "intervalSeconds must be greater than 0")]
+    if not options.get("gatewayClassName"):
+        return [Problem(f"{where}.gatewayClassName", f"gatewayClassName is required for {INCREMENTAL_UPGRADE}")]
+    return []
+
+
 def ignored_fields(spec: Mapping[str, Any]) -> list[str]:
     """Guarantee 3: the fields set that the operator accepts but does not act on."""
     ignored: list[str] = []
     strategy = part(spec.get("upgradeStrategy"))
-    if strategy.get("type") == INCREMENTAL_UPGRADE:
-        ignored.append(f"upgradeStrategy.type: {INCREMENTAL_UPGRADE} (upgraded as NewCluster)")
-    if strategy.get("clusterUpgradeOptions") is not None:
-        ignored.append("upgradeStrategy.clusterUpgradeOptions")
+    if strategy.get("type") != INCREMENTAL_UPGRADE and strategy.get("clusterUpgradeOptions") is not None:
+        ignored.append(f"upgradeStrategy.clusterUpgradeOptions (upgradeStrategy.type is not {INCREMENTAL_UPGRADE})")
     if flag(spec.get("suspend")):
         ignored.append("suspend")
     if spec.get("managedBy"):

@@ -297,7 +297,8 @@ class TestStatus:
                 "serviceStatus conditions activeServiceStatus pendingServiceStatus numServeEndpoints "
                 "observedGeneration lastUpdateTime rollout failedRollout",
             ),
-            (RayServiceClusterStatus, "rayClusterName rayClusterStatus applicationStatuses"),
+            (RayServiceClusterStatus, "rayClusterName rayClusterStatus applicationStatuses targetCapacity "
+             "trafficRoutedPercent lastTrafficMigratedTime"),
             (ServeApplicationStatus, "status message healthLastUpdateTime serveDeploymentStatuses"),
             (ServeDeploymentStatus, "status message healthLastUpdateTime"),
             (

@@ -33,6 +33,13 @@ NOT_OBJECT_FIELDS = {
     "no-monitor": "a ray start parameter (set on the head of an autoscaling cluster)",
     "redis-password": "a ray start parameter (the head's, with GCS fault tolerance)",
     "redis-username": "a ray start parameter (the head's, with GCS fault tolerance)",
+    "target_capacity": "a Serve config's and Serve's answer's top-level key (Serve's REST API)",
+    "deployed_app_config": "an application of Serve's GET /api/serve/applications/ answer",
+    "listeners": "a Gateway's spec (Gateway API v1)",
+    "parentRefs": "an HTTPRoute's spec (Gateway API v1)",
+    "parents": "an HTTPRoute's status (Gateway API v1)",
+    "matches": "an HTTPRoute rule (Gateway API v1)",
+    "backendRefs": "an HTTPRoute rule (Gateway API v1)",
     "exponent": "a group of the quantity regular expression",
     "suffix": "a group of the quantity regular expression",
 }

@@ -14,6 +14,9 @@ from tests.unit.surfaces import assert_all_sorted_and_importable, assert_pure
 PACKAGE = "rayservice.controller.rayservice"
 PURE_MODULES = [
     "desired",
+    "gateway_objects",
+    "incremental",
+    "incremental_pass",
     "serve_health",
     "last_good",
     "pace",

@@ -87,15 +87,56 @@ def test_fields_accepted_but_not_acted_on_are_named() -> None:
         suspend=True,
         managedBy="someone-else",
         upgradeStrategy={
-            "type": "NewClusterWithIncrementalUpgrade",
+            "type": "NewCluster",
             "clusterUpgradeOptions": {"stepSizePercent": 10, "intervalSeconds": 5, "gatewayClassName": "gw"},
         },
     )
     check = check_service(service)
     assert check.ok
     assert check.ignored == (
-        "upgradeStrategy.type: NewClusterWithIncrementalUpgrade (upgraded as NewCluster)",
-        "upgradeStrategy.clusterUpgradeOptions",
+        "upgradeStrategy.clusterUpgradeOptions (upgradeStrategy.type is not NewClusterWithIncrementalUpgrade)",
         "suspend",
         "managedBy: someone-else",
     )
+
+
+INCREMENTAL_OPTIONS = {"stepSizePercent": 10, "intervalSeconds": 5, "gatewayClassName": "gw"}
+
+
+@pytest.mark.parametrize(
+    ("autoscaling", "options", "field", "message"),
+    [
+        (False, INCREMENTAL_OPTIONS, "spec.rayClusterConfig.enableInTreeAutoscaling",
+         "Ray Autoscaler is required for NewClusterWithIncrementalUpgrade"),
+        (True, None, "spec.upgradeStrategy.clusterUpgradeOptions",
+         "ClusterUpgradeOptions are required for NewClusterWithIncrementalUpgrade"),
+        (True, {**INCREMENTAL_OPTIONS, "maxSurgePercent": 120}, "spec.upgradeStrategy.clusterUpgradeOptions."
+         "maxSurgePercent", "maxSurgePercent must be between 0 and 100"),
+        (True, {"intervalSeconds": 5, "gatewayClassName": "gw"}, "spec.upgradeStrategy.clusterUpgradeOptions."
+         "stepSizePercent", "stepSizePercent must be between 0 and 100"),
+        (True, {**INCREMENTAL_OPTIONS, "maxSurgePercent": 5}, "spec.upgradeStrategy.clusterUpgradeOptions."
+         "stepSizePercent", "stepSizePercent must be less than or equal to maxSurgePercent"),
+        (True, {**INCREMENTAL_OPTIONS, "intervalSeconds": 0}, "spec.upgradeStrategy.clusterUpgradeOptions."
+         "intervalSeconds", "intervalSeconds must be greater than 0"),
+        (True, {**INCREMENTAL_OPTIONS, "gatewayClassName": ""}, "spec.upgradeStrategy.clusterUpgradeOptions."
+         "gatewayClassName", "gatewayClassName is required for NewClusterWithIncrementalUpgrade"),
+    ],
+)
+def test_the_incremental_upgrade_needs_the_autoscaler_and_complete_options(
+    autoscaling: bool, options: dict[str, object] | None, field: str, message: str
+) -> None:
+    strategy: dict[str, object] = {"type": "NewClusterWithIncrementalUpgrade"}
+    if options is not None:
+        strategy["clusterUpgradeOptions"] = options
+    service = rayservice(upgradeStrategy=strategy)
+    service["spec"]["rayClusterConfig"]["enableInTreeAutoscaling"] = autoscaling
+    check = check_service(service)
+    assert [(p.field, p.message) for p in check.problems] == [(field, message)]
+
+
+def test_a_complete_incremental_upgrade_spec_is_valid_and_nothing_of_it_is_ignored() -> None:
+    service = rayservice(upgradeStrategy={"type": "NewClusterWithIncrementalUpgrade",
+                                          "clusterUpgradeOptions": INCREMENTAL_OPTIONS})
+    service["spec"]["rayClusterConfig"]["enableInTreeAutoscaling"] = True
+    check = check_service(service)
+    assert check.ok and check.ignored == ()
