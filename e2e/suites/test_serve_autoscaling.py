@@ -13,12 +13,14 @@ flows through the serve Service. Asserted: no request fails in either phase; the
 moves the autoscaler's way: it starts at 1, peaks at 3, ends at 1, and every step down comes in the same version
 as a ``workersToDelete`` list naming the workers to go (the autoscaler writes both in one patch; the RayService's
 own ``replicas: 1`` written over it would arrive without one). Autoscaler v2 may retire a new worker whose replica
-is still starting once it has been idle for the group's timeout and ask for another: that is 3, 2, 3, and allowed. Printed: load start to the first
-new worker Running and to all replicas RUNNING, load drop to the scale-down done, requests and failures.
+is still starting once it has been idle for the group's timeout and ask for another: that is 3, 2, 3, and allowed.
+Printed: load start to the first new worker Running and to all replicas RUNNING, load drop to the scale-down done,
+requests and failures.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -200,7 +202,7 @@ def only_the_autoscalers_way(steps: list[tuple[int, list[str]]], low: int, high:
     values = [replicas for replicas, _ in steps]
     if not values or values[0] != low or values[-1] != low or max(values) != high:
         return False
-    pairs = zip(steps, steps[1:])
+    pairs = itertools.pairwise(steps)
     return all(len(named) >= before - after for (before, _), (after, named) in pairs if after < before)
 
 

@@ -26,7 +26,8 @@ class Sim:
     now: datetime = T0
 
     def sides(self) -> tuple[Side, Side]:
-        return Side("a", self.a_cap, self.a_w, self.a_at, self.a_w), Side("p", self.p_cap, self.p_w, self.p_at, self.p_w)
+        active = Side("a", self.a_cap, self.a_w, self.a_at, self.a_w)
+        return active, Side("p", self.p_cap, self.p_w, self.p_at, self.p_w)
 
     def apply(self, s: Step) -> None:
         if s.active_capacity is not None:
@@ -111,7 +112,7 @@ def test_a_rollback_from_mid_upgrade_brings_everything_back_then_drops_the_pendi
 
 def test_a_rollback_of_a_pending_cluster_whose_head_is_gone_ends_once_the_active_side_is_whole() -> None:
     sim = Sim(a_cap=100, p_cap=100, a_w=50, p_w=50)
-    seen, last = run(sim, Options(100, 25, 1), rollback=True, head_ready=False)
+    _, last = run(sim, Options(100, 25, 1), rollback=True, head_ready=False)
     assert last.drop_pending and sim.a_cap == 100 and sim.a_w == 100
     assert sim.p_cap == 100  # never scaled down: its head cannot take the call
 
