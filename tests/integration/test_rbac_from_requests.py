@@ -18,7 +18,7 @@ a watch is logged only when its stream ends.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from e2e.localcluster.apiserver import LocalApiServer, RequestInfo
 from rayservice.cli import _preflight
 from rayservice.clock import SYSTEM_CLOCK
 from rayservice.controller.caches import ROLE_BINDINGS, ROLES
-from rayservice.kube import PODS, RAY_CLUSTERS, RAY_SERVICES, SERVICES, KubeClient, PatchType
+from rayservice.kube import PODS, RAY_CLUSTERS, RAY_SERVICES, SERVICES, KubeClient, PatchType, Resource
 from rayservice.runtime import LeaderElectionConfig, LeaderElector, Manager
 from tests.integration.rayservice_harness import (
     CLUSTERS_GR,
@@ -67,6 +67,7 @@ WATCHED = frozenset(
 AUTOSCALED = "autoscaled"
 GCS_FT = "gcs-ft"
 TOKEN_AUTH = "token-auth"
+INCREMENTAL = "incremental"
 RBAC_GROUP = "rbac.authorization.k8s.io"
 DELEGATED = {use.key for use in DELEGATED_API_USES}
 
@@ -218,6 +219,7 @@ async def journey(server: LocalApiServer, dashboard: FakeRayDashboard, user: Kub
     await autoscaling(server, user, op)
     await gcs_fault_tolerance(server, user, op)
     await token_auth(server, user, op)
+    await incremental_upgrade(server, dashboard, user, op)
 
     # Delete the RayService.
     await user.delete(RAY_SERVICES, NAME, namespace=NAMESPACE)
@@ -299,6 +301,48 @@ async def token_auth(server: LocalApiServer, user: KubeClient, op: Operator) -> 
     )
     await user.delete(RAY_CLUSTERS, TOKEN_AUTH, namespace=NAMESPACE)
     await op.until(lambda: stored(server, CLUSTERS_GR, TOKEN_AUTH) is None and op.idle)
+
+
+async def incremental_upgrade(server: LocalApiServer, dashboard: FakeRayDashboard, user: KubeClient,
+                              op: Operator) -> None:
+    """A RayService with NewClusterWithIncrementalUpgrade: its Gateway and HTTPRoute are read, created, and
+    patched (a new gatewayClassName; the route's weights during a cluster upgrade)."""
+    body = sample_rayservice(rayClusterDeletionDelaySeconds=1, upgradeStrategy={
+        "type": "NewClusterWithIncrementalUpgrade",
+        "clusterUpgradeOptions": {"gatewayClassName": "localcluster", "stepSizePercent": 50, "intervalSeconds": 1}})
+    body["metadata"]["name"] = INCREMENTAL
+    body["spec"]["rayClusterConfig"]["enableInTreeAutoscaling"] = True
+    await user.create(RAY_SERVICES, body, namespace=NAMESPACE)
+
+    def route_weights() -> list[int]:
+        route = stored(server, ("gateway.networking.k8s.io", "httproutes"), f"{INCREMENTAL}-httproute") or {}
+        return [int(ref.get("weight", 1)) for rule in (route.get("spec") or {}).get("rules") or []
+                for ref in rule.get("backendRefs") or []]
+
+    async def until_advancing(predicate: Callable[[], bool]) -> None:
+        for _ in range(600):  # the fake Ray's clock moves 1 s per 0.05 s until the predicate holds (30 s at most)
+            if predicate():
+                return
+            dashboard.advance(1)
+            await asyncio.sleep(0.05)
+        conditions = (stored(server, RAYSERVICES_GR, INCREMENTAL) or {}).get("status", {}).get("conditions")
+        raise AssertionError(f"the incremental upgrade did not get there: weights {route_weights()}, {conditions}")
+
+    await until_advancing(lambda: route_weights() == [100])
+    # KubeRay's samples/gateway-api/istio-class.yaml, which the local Gateway controller answers for
+    classes = Resource("gateway.networking.k8s.io", "v1", "gatewayclasses", namespaced=False, kind="GatewayClass")
+    istio = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "istio"},
+             "spec": {"controllerName": "istio.io/gateway-controller"}}
+    await user.create(classes, istio)
+    strategy = dict(body["spec"]["upgradeStrategy"])
+    strategy["clusterUpgradeOptions"] = {**strategy["clusterUpgradeOptions"], "gatewayClassName": "istio"}
+    config = body["spec"]["rayClusterConfig"]
+    config["rayVersion"] = "2.60.1"
+    await user.patch(RAY_SERVICES, INCREMENTAL, {"spec": {"upgradeStrategy": strategy, "rayClusterConfig": config}},
+                     namespace=NAMESPACE)
+    await until_advancing(lambda: route_weights() == [50, 50])
+    await user.delete(RAY_SERVICES, INCREMENTAL, namespace=NAMESPACE)
+    await op.until(lambda: stored(server, RAYSERVICES_GR, INCREMENTAL) is None and op.idle)
 
 
 async def operator_requests(server: LocalApiServer, tmp_path: Path) -> list[RequestInfo]:

@@ -44,6 +44,7 @@ from rayservice.controller.rayservice.gateway_objects import route_weight
 INCREMENTAL_UPGRADE: Final = "NewClusterWithIncrementalUpgrade"
 CONDITION_ROLLBACK: Final = "RollbackInProgress"
 REASON_SPEC_CHANGED: Final = "DesiredClusterSpecChanged"
+WAITING_FOR_ROUTING: Final = "waiting for the Gateway and HTTPRoute to be ready"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +133,7 @@ def step(opts: Options, active: Side, pending: Side | None, *, rollback: bool, r
         return Step(active_weight=100, sides=(active,), why="no pending cluster")
     a, p = active, pending
     goal_a = goal_p = None
-    why = "waiting for the Gateway and HTTPRoute to be ready" if not routing_ready else ""
+    why = WAITING_FOR_ROUTING if not routing_ready else ""
     if not rollback:
         if routing_ready and p.capacity == p.weight:
             if a.capacity + p.capacity > 100 and a.capacity > 0:

@@ -19,7 +19,8 @@ Guarantees:
 6. ``upgrade_requeue_s``: while both clusters take part, the pass looks again within ``INCREMENTAL_POLL_S``
    and at the next traffic step's time.
 5. ``with_status`` adds ``targetCapacity``, ``trafficRoutedPercent`` and ``lastTrafficMigratedTime`` to the
-   active and pending statuses and keeps the ``RollbackInProgress`` condition True exactly while rolling back.
+   active and pending statuses and keeps the ``RollbackInProgress`` condition True exactly while rolling back;
+   while the Gateway or HTTPRoute is not ready, the ``UpgradeInProgress`` message says so.
 
 Pure.
 """
@@ -160,6 +161,12 @@ def with_status(status: Mapping[str, Any], service: RawObject, step: inc.Step, *
     condition = [inc.rollback_condition(_rollback_message(service, step))] if step.rollback else []
     out["conditions"] = merge_conditions(sequence(out.get("conditions")), condition, now=now,
                                          generation=generation_of(service), drop=inc.CONDITION_ROLLBACK)
+    if step.why == inc.WAITING_FOR_ROUTING:
+        for cond in out["conditions"]:
+            if cond.get("type") == "UpgradeInProgress" and cond.get("status") == "True":
+                cond["message"] = (f"{cond.get('message', '')}; waiting for Gateway {gw.gateway_name(service)} "
+                                   f"(Accepted, Programmed) and HTTPRoute {gw.route_name(service)} (Accepted, "
+                                   "ResolvedRefs): is the GatewayClass installed?")
     return out
 
 

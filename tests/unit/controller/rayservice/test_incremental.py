@@ -140,3 +140,28 @@ def test_without_a_pending_cluster_the_active_one_takes_all_traffic() -> None:
     s = step(Options(), Side("a", 100, 100), None, rollback=False, routing_ready=False, pending_serving=False,
              pending_head_ready=False, now=T0)
     assert s.active_weight == 100 and s.pending_weight is None and not s.promote and s.sides == (Side("a", 100, 100),)
+
+
+def test_a_stuck_gateway_is_named_in_the_upgrade_condition_and_a_rollback_in_its_own() -> None:
+    from rayservice.controller.rayservice.incremental import WAITING_FOR_ROUTING
+    from rayservice.controller.rayservice.incremental_pass import with_status
+
+    service = {"metadata": {"name": "svc", "namespace": "ns", "generation": 2}, "spec": {}, "status": {}}
+    status = {
+        "activeServiceStatus": {"rayClusterName": "a"},
+        "pendingServiceStatus": {"rayClusterName": "p"},
+        "conditions": [{"type": "UpgradeInProgress", "status": "True", "reason": "BothActivePendingClustersExist",
+                        "message": "Preparing RayCluster p to replace a"}],
+    }
+    active, pending = Sim(p_cap=50).sides()
+    stuck = Step(sides=(active, pending), active_weight=100, pending_weight=0, why=WAITING_FOR_ROUTING)
+    out = with_status(status, service, stuck, promoted=False, now=T0)
+    (upgrade,) = [c for c in out["conditions"] if c["type"] == "UpgradeInProgress"]
+    assert "Gateway svc-gateway" in upgrade["message"] and "is the GatewayClass installed?" in upgrade["message"]
+    assert (out["pendingServiceStatus"]["targetCapacity"], out["pendingServiceStatus"]["trafficRoutedPercent"]) == (
+        50, 0)
+    assert not [c for c in out["conditions"] if c["type"] == "RollbackInProgress"]
+    back = with_status(status, service, Step(rollback=True, sides=(active, pending), active_weight=100,
+                                             pending_weight=0), promoted=False, now=T0)
+    (rollback,) = [c for c in back["conditions"] if c["type"] == "RollbackInProgress"]
+    assert (rollback["status"], rollback["reason"]) == ("True", "DesiredClusterSpecChanged")
