@@ -24,16 +24,16 @@ OBJECTS = """\
 apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata:
-  name: localcluster
+  name: nobodys-class
 spec:
-  controllerName: localcluster.rayservice.dev/gateway
+  controllerName: example.com/no-controller-here
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata:
   name: rayservice-sample-gateway
 spec:
-  gatewayClassName: localcluster
+  gatewayClassName: nobodys-class
   listeners:
     - name: rayservice-sample-gateway-listener
       protocol: HTTP
@@ -98,7 +98,7 @@ async def test_the_crds_apply_and_their_objects_are_served_with_defaults_columns
     _, out, _ = await kubectl.run("get", "gateway")
     header, row = out.strip().splitlines()
     assert header.split() == ["NAME", "CLASS", "ADDRESS", "PROGRAMMED", "AGE"]
-    assert row.split()[:2] == ["rayservice-sample-gateway", "localcluster"]
+    assert row.split()[:2] == ["rayservice-sample-gateway", "nobodys-class"]
 
     status = {"status": {"addresses": [{"type": "IPAddress", "value": "10.96.0.80"}], "conditions": [
         {"type": t, "status": "True", "reason": t, "message": "", "observedGeneration": 1,
@@ -106,4 +106,4 @@ async def test_the_crds_apply_and_their_objects_are_served_with_defaults_columns
     await kubectl.run("patch", "gateway", "rayservice-sample-gateway", "--subresource=status", "--type=merge",
                       "-p", json.dumps(status))
     _, out, _ = await kubectl.run("get", "gateway", "rayservice-sample-gateway", "--no-headers")
-    assert out.split()[:4] == ["rayservice-sample-gateway", "localcluster", "10.96.0.80", "True"], out
+    assert out.split()[:4] == ["rayservice-sample-gateway", "nobodys-class", "10.96.0.80", "True"], out
