@@ -19,6 +19,7 @@ from tests.integration.rayservice.conftest import Operators
 from tests.integration.rayservice_harness import (
     CLUSTERS_GR,
     NAMESPACE,
+    cluster_creates,
     clusters_of,
     condition,
     events_of,
@@ -196,8 +197,9 @@ async def test_a_reverted_spec_rolls_traffic_back_then_drops_the_new_cluster_and
     assert again != new and weights(server) == {f"{again}-serve-svc": 100}
 
 
+@pytest.mark.parametrize("via_a", [False, True], ids=["A->B->C", "A->B->A->C"])
 async def test_a_third_spec_mid_upgrade_first_rolls_back_then_upgrades_to_it_with_a_new_cluster(
-    server: LocalApiServer, dashboard: FakeRayDashboard, user: KubeClient, operators: Operators
+    server: LocalApiServer, dashboard: FakeRayDashboard, user: KubeClient, operators: Operators, via_a: bool
 ) -> None:
     body = incremental(step=25, interval_s=2)
     first = await started(server, user, operators, body)
@@ -206,7 +208,11 @@ async def test_a_third_spec_mid_upgrade_first_rolls_back_then_upgrades_to_it_wit
     await apply(user, with_env(body, "b"))
     await operator.until(lambda: weights(server).get(old_svc, 100) <= 75, deadline_s=DEADLINE_S)
     (b,) = [c for c in clusters_of(server, NAME) if c != first]
-    await apply(user, with_env(body, "c"))  # A -> B -> C
+    if via_a:
+        await apply(user, body)  # back to A: the rollback starts ...
+        await operator.until(lambda: condition(server, NAME, "RollbackInProgress").get("status") == "True",
+                             deadline_s=DEADLINE_S)
+    await apply(user, with_env(body, "c"))  # ... and a third spec comes before it ends
     await operator.until(lambda: condition(server, NAME, "RollbackInProgress").get("status") == "True",
                          deadline_s=DEADLINE_S)
     await operator.until(lambda: b not in clusters_of(server, NAME), deadline_s=DEADLINE_S)
@@ -215,6 +221,7 @@ async def test_a_third_spec_mid_upgrade_first_rolls_back_then_upgrades_to_it_wit
                          deadline_s=DEADLINE_S)
     c = selector_of(server, f"{NAME}-serve-svc")["ray.io/cluster"]
     assert weights(server) == {f"{c}-serve-svc": 100}
+    assert len(cluster_creates(server)) == 3  # A, B and C: no other cluster was made on the way
 
 
 async def test_the_incremental_strategy_without_the_autoscaler_is_refused_with_kuberays_message(
