@@ -28,7 +28,6 @@ from rayservice.controller.objects import (
     namespace_of,
     owner_reference,
     part,
-    rayservice_spec,
     sequence,
 )
 
@@ -36,11 +35,6 @@ GATEWAY_GROUP: Final = "gateway.networking.k8s.io"
 LISTENER_NAME: Final = "http"
 LISTENER_PORT: Final = 80
 Differs = Callable[[RawObject, RawObject], bool]
-
-
-def gateway_class(service: RawObject) -> str:
-    options = part(part(rayservice_spec(service).get("upgradeStrategy")).get("clusterUpgradeOptions"))
-    return str(options.get("gatewayClassName") or "")
 
 
 def gateway_name(service: RawObject) -> str:
@@ -55,14 +49,14 @@ def cluster_serve_service_name(cluster: str) -> str:
     return f"{cluster}-serve-svc"
 
 
-def desired_gateway(service: RawObject) -> dict[str, Any]:
+def desired_gateway(service: RawObject, gateway_class: str) -> dict[str, Any]:
     """Guarantee 2: the Gateway."""
     return {
         "apiVersion": f"{GATEWAY_GROUP}/v1",
         "kind": "Gateway",
         "metadata": {"name": gateway_name(service), "namespace": namespace_of(service),
                      "ownerReferences": [owner_reference(service, "RayService")]},
-        "spec": {"gatewayClassName": gateway_class(service),
+        "spec": {"gatewayClassName": gateway_class,
                  "listeners": [{"name": LISTENER_NAME, "protocol": "HTTP", "port": LISTENER_PORT}]},
     }
 

@@ -71,7 +71,7 @@ def decide_incremental(observed: Observed, now: datetime) -> IncrementalPass | N
     active, pending = observed.active, observed.pending
     services = tuple(cluster_serve_service(service, observed.clusters[n]) for n in (active, pending)
                      if n is not None and n in observed.clusters)
-    gateway = gw.desired_gateway(service)
+    gateway = gw.desired_gateway(service, inc.options(service).gateway_class)
     if active is None or active not in observed.clusters:
         return IncrementalPass(inc.Step(), False, gateway, services, {n: FULL for n in (pending,) if n})
     a_side = _side(observed, active, "activeServiceStatus", default_capacity=FULL, default_weight=FULL)
